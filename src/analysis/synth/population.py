@@ -270,7 +270,7 @@ def _thin_to_targets(params: SynthParams, rng: np.random.Generator, c: pd.DataFr
     keep_frac = kp * wp + kj * wj
     keep = np.zeros(len(c), dtype=bool)
     for a in np.unique(A):
-        idx = np.flatnonzero(A == a)
+        idx = np.flatnonzero(a == A)
         k = int(round(keep_frac[idx[0]] * len(idx)))
         keep[rng.choice(idx, size=k, replace=False)] = True
     c = c[keep].reset_index(drop=True)

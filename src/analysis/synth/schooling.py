@@ -223,7 +223,6 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
     e = mu + rng.normal(0, 0.85, n)
 
     # ---- true effects per county --------------------------------------------------------
-    eff_rows = []
 
     def county_rr(name: str) -> np.ndarray:
         mean = EFFECT_MEANS[name]
@@ -319,7 +318,7 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
             cases[case_of[i]]["closed"] = term.start
             out[i] = False
             case_of[i] = -1
-        scope = present & (E <= y) & (cg <= 9) & (graduated == 0)
+        scope = present & (y >= E) & (cg <= 9) & (graduated == 0)
         if y == 2019 and term.term == 1:
             # The campaign of 2019/20: every open case returns before the deadline.
             for i in np.flatnonzero(out):
@@ -577,7 +576,7 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
                 _rejoin_one(i, out, case_of, returned_k, returned_ever, k, e, mu)
 
         # ---- truth rows of this term ----------------------------------------------------------
-        rows_mask = scope | moved_now
+        rows_mask = scope | (moved_now & (school >= 0))
         idx = np.flatnonzero(rows_mask)
         status = np.where(
             moved_now[idx], "moved_out",
