@@ -44,7 +44,9 @@ def test_built_numbers_are_valid_and_decode(area, b, order):
 def test_any_single_digit_change_breaks_the_check(area, b, order, pos, delta):
     id18 = _make(area, b, order)
     changed = id18[:pos] + str((int(id18[pos]) + delta) % 10) + id18[pos + 1 :]
-    assert not (changed[:17] + check_char(changed[:17]) == changed and changed != id18) or not is_valid(changed)
+    assert not (
+        changed[:17] + check_char(changed[:17]) == changed and changed != id18
+    ) or not is_valid(changed)
     assert check_char(changed[:17]) != id18[17]
 
 

@@ -21,7 +21,9 @@ def _name(req: str) -> str:
 
 def test_environment_yml_and_pyproject_list_the_same_packages():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    deps = pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["dev"]
+    deps = (
+        pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["dev"]
+    )
     env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     env_pkgs = {p for p in pip_section if not p.startswith("-e")}
@@ -37,9 +39,16 @@ def test_no_dependency_forces_pandas_below_3():
 
 
 def test_cli_help_and_module_entry_point():
-    out = subprocess.run([sys.executable, "-m", "analysis", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "analysis", "--help"], capture_output=True, text=True, check=True
+    )
     assert "synth" in out.stdout and "run" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "analysis", "synth", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "analysis", "synth", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "--scale" in out.stdout and "--seed" in out.stdout
 
 

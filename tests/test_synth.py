@@ -67,10 +67,16 @@ def test_dropout_falls_over_the_years_and_is_higher_where_expected(small_data):
     by_year = r.groupby("year")["dropped"].mean()
     assert by_year.loc[2016] > 3 * by_year.loc[2019]
     r["junior"] = r["grade"] >= 7
-    assert r.groupby("junior")["dropped"].mean().loc[True] > 4 * r.groupby("junior")["dropped"].mean().loc[False]
+    assert (
+        r.groupby("junior")["dropped"].mean().loc[True]
+        > 4 * r.groupby("junior")["dropped"].mean().loc[False]
+    )
     r["autonomous"] = r["school_code"].str[4:6].isin(["26", "27", "28"])
     early = r[r["year"] <= 2017]
-    assert early.groupby("autonomous")["dropped"].mean().loc[True] > 1.5 * early.groupby("autonomous")["dropped"].mean().loc[False]
+    assert (
+        early.groupby("autonomous")["dropped"].mean().loc[True]
+        > 1.5 * early.groupby("autonomous")["dropped"].mean().loc[False]
+    )
 
 
 def test_true_probabilities_rank_like_published_early_warning_systems(small_data):
@@ -124,8 +130,12 @@ def test_every_raw_row_is_accounted_for(small_data):
     files = _truth(data_dir, "files")
     rows = _truth(data_dir, "rows")
     persons = set(_truth(data_dir, "persons")["person_id"])
-    on_disk = {str(p.relative_to(data_dir / "raw")) for p in (data_dir / "raw").rglob("*") if p.is_file()}
-    assert on_disk == set(files["file"]), "every file on disk is described in the truth, and no other"
+    on_disk = {
+        str(p.relative_to(data_dir / "raw")) for p in (data_dir / "raw").rglob("*") if p.is_file()
+    }
+    assert on_disk == set(files["file"]), (
+        "every file on disk is described in the truth, and no other"
+    )
     counts = rows.groupby(["file", "sheet"]).size()
     for f in files.itertuples():
         path = data_dir / "raw" / f.file
@@ -140,7 +150,15 @@ def test_every_raw_row_is_accounted_for(small_data):
     assert (per["min"] == 1).all() and (per["max"] == per["size"]).all()
     named = rows[rows["person_id"] != ""]
     assert named["person_id"].isin(persons).all()
-    person_datasets = {"hukou", "xueji", "attendance", "leave", "poverty", "disability", "interventions"}
+    person_datasets = {
+        "hukou",
+        "xueji",
+        "attendance",
+        "leave",
+        "poverty",
+        "disability",
+        "interventions",
+    }
     assert (rows[rows["dataset"].isin(person_datasets)]["person_id"] != "").all()
 
 
@@ -171,16 +189,22 @@ def test_mess_rates_match_the_documented_rates(small_data):
     rows = _truth(data_dir, "rows")
     rates = MessRates()
     per_file = rows.groupby("file").size()
+
     # How many values each column kind had: rows of files that have such a column.
     def values_of(columns: set[str]) -> int:
         total = 0
         for f in files.itertuples():
             total += per_file[f.file] * len(columns & set(f.columns.split("|")))
         return total
+
     child_ids = values_of({"id_number"})
-    for kind, rate in (("id_typo", rates.id_typo), ("id_transposition", rates.id_transposition),
-                       ("id_excel_float", rates.id_excel_float), ("id_spaces", rates.id_spaces),
-                       ("id_fullwidth", rates.id_fullwidth)):
+    for kind, rate in (
+        ("id_typo", rates.id_typo),
+        ("id_transposition", rates.id_transposition),
+        ("id_excel_float", rates.id_excel_float),
+        ("id_spaces", rates.id_spaces),
+        ("id_fullwidth", rates.id_fullwidth),
+    ):
         n = int((corr["kind"] == kind).sum())
         id_cols = corr[corr["kind"] == kind]["column"]
         denom = values_of(set(id_cols.unique()) | {"id_number"})
@@ -206,8 +230,13 @@ def test_attendance_is_consistent_and_the_closure_is_not_absence(small_data):
     f = files[files["dataset"] == "attendance"].iloc[0]
     df = _read_csv(data_dir / "raw" / f["file"], f["encoding"])
     df.columns = f["columns"].split("|")
-    nums = df[["days_required", "days_present", "sick_leave", "personal_leave", "unexcused"]].astype(int)
-    assert (nums["days_present"] + nums["sick_leave"] + nums["personal_leave"] + nums["unexcused"] == nums["days_required"]).all()
+    nums = df[
+        ["days_required", "days_present", "sick_leave", "personal_leave", "unexcused"]
+    ].astype(int)
+    assert (
+        nums["days_present"] + nums["sick_leave"] + nums["personal_leave"] + nums["unexcused"]
+        == nums["days_required"]
+    ).all()
     rows = _truth(data_dir, "rows")
     months = rows[rows["dataset"] == "attendance"]["key"]
     assert not months.str.startswith(("2020-02", "2020-03")).any()
@@ -215,7 +244,11 @@ def test_attendance_is_consistent_and_the_closure_is_not_absence(small_data):
 
 # ---- determinism --------------------------------------------------------------------------
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_gives_byte_identical_files(small_data, tmp_path):

@@ -44,7 +44,10 @@ def _data_dir(args: argparse.Namespace) -> Path:
 def print_synth_summary(summary: dict, data_dir: Path) -> None:
     """The synthetic prefecture in one screen: the seed's figures, files, mess, model bound."""
     f = summary["fraction"]
-    t = Table(title=f"Synthetic prefecture · scale {summary['scale']} (×{f:g}) · seed {summary['seed']}", title_justify="left")
+    t = Table(
+        title=f"Synthetic prefecture · scale {summary['scale']} (×{f:g}) · seed {summary['seed']}",
+        title_justify="left",
+    )
     t.add_column("figure")
     t.add_column("this world", justify="right")
     t.add_column("seed report" + (" (scaled)" if f != 1 else ""), justify="right")
@@ -69,7 +72,9 @@ def print_synth_summary(summary: dict, data_dir: Path) -> None:
         f"Best achievable risk ranking (AUC of the true probabilities): {auc['pooled']:.3f} pooled, "
         f"{auc['last_term']:.3f} in the last term."
     )
-    console.print(f"Written to {data_dir / 'raw'} and {data_dir / 'truth'} in {summary.get('seconds', 0):.0f} s.")
+    console.print(
+        f"Written to {data_dir / 'raw'} and {data_dir / 'truth'} in {summary.get('seconds', 0):.0f} s."
+    )
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -78,7 +83,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     params = SynthParams.preset(args.scale, args.seed)
     data_dir = _data_dir(args)
     with console.status("starting") as status:
-        summary = synthesize(params, data_dir, progress=lambda m: status.update(f"[bold]synth[/]: {m} …"))
+        summary = synthesize(
+            params, data_dir, progress=lambda m: status.update(f"[bold]synth[/]: {m} …")
+        )
     print_synth_summary(summary, data_dir)
     return 0
 
@@ -102,12 +109,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     current = None if args.force else _synth_is_current(data_dir, args.scale, args.seed)
     if current is not None:
-        console.print(f"[dim]synth: data/raw already holds scale {args.scale}, seed {args.seed}: skipped (use --force to rebuild)[/]")
+        console.print(
+            f"[dim]synth: data/raw already holds scale {args.scale}, seed {args.seed}: skipped (use --force to rebuild)[/]"
+        )
         print_synth_summary(current, data_dir)
     else:
         cmd_synth(args)
-    console.print(f"[bold green]run finished[/] in {time.perf_counter() - t0:.0f} s. "
-                  "Stages still to come: clean, link, model, effects, report.")
+    console.print(
+        f"[bold green]run finished[/] in {time.perf_counter() - t0:.0f} s. "
+        "Stages still to come: clean, link, model, effects, report."
+    )
     return 0
 
 
@@ -117,13 +128,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Dropout-control analytics (控辍保学) for a prefecture's education bureau.",
     )
     p.add_argument("--version", action="version", version=f"analysis {__version__}")
-    p.add_argument("--data-dir", default="data", help="where raw/, interim/, processed/ and truth/ live (default: ./data)")
+    p.add_argument(
+        "--data-dir",
+        default="data",
+        help="where raw/, interim/, processed/ and truth/ live (default: ./data)",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def scale_args(sp: argparse.ArgumentParser, default_scale: str) -> None:
-        sp.add_argument("--scale", choices=["small", "yuxi"], default=default_scale,
-                        help="yuxi: full size (216,500 students); small: about 1/20, for tests (default: %(default)s)")
-        sp.add_argument("--seed", type=int, default=2020, help="random seed; the same seed gives byte-identical files (default: %(default)s)")
+        sp.add_argument(
+            "--scale",
+            choices=["small", "yuxi"],
+            default=default_scale,
+            help="yuxi: full size (216,500 students); small: about 1/20, for tests (default: %(default)s)",
+        )
+        sp.add_argument(
+            "--seed",
+            type=int,
+            default=2020,
+            help="random seed; the same seed gives byte-identical files (default: %(default)s)",
+        )
 
     s = sub.add_parser(
         "synth",
@@ -143,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every stage of the pipeline in order (today: synth). A stage whose inputs have not changed is skipped.",
     )
     scale_args(r, "yuxi")
-    r.add_argument("--force", action="store_true", help="rerun every stage even if its inputs have not changed")
+    r.add_argument(
+        "--force", action="store_true", help="rerun every stage even if its inputs have not changed"
+    )
     r.set_defaults(func=cmd_run)
     return p
 

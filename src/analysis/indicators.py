@@ -102,7 +102,7 @@ def consolidation_rates(registry: pd.DataFrame, years: list[int]) -> pd.DataFram
         member = registry[f"member_{y}"]
         base = registry[member & (registry["entry_year"] == y - 9)]
         grads = registry[registry["graduated_year"] == y]
-        for code, b in list(base.groupby("county_code")) + [("5304", base)]:
+        for code, b in [*list(base.groupby("county_code")), ("5304", base)]:
             g = grads if code == "5304" else grads[grads["county_code"] == code]
             rows.append({"year": y, "county_code": str(code), "graduates": len(g), "base": len(b)})
     out = pd.DataFrame(rows)

@@ -20,9 +20,27 @@ from analysis.synth.population import ETHNIC_NAMES, OUTSIDE_PLACES
 from analysis.synth.world import World
 from analysis.synth.writers import Sheet, write_csv, write_xlsx
 
-GRADE_CN = {1: "一年级", 2: "二年级", 3: "三年级", 4: "四年级", 5: "五年级", 6: "六年级", 7: "七年级", 8: "八年级", 9: "九年级"}
+GRADE_CN = {
+    1: "一年级",
+    2: "二年级",
+    3: "三年级",
+    4: "四年级",
+    5: "五年级",
+    6: "六年级",
+    7: "七年级",
+    8: "八年级",
+    9: "九年级",
+}
 GRADE_SHORT = {7: "初一", 8: "初二", 9: "初三"}
-DISABILITY_DIGIT = {"视力": "1", "听力": "2", "言语": "3", "肢体": "4", "智力": "5", "精神": "6", "多重": "7"}
+DISABILITY_DIGIT = {
+    "视力": "1",
+    "听力": "2",
+    "言语": "3",
+    "肢体": "4",
+    "智力": "5",
+    "精神": "6",
+    "多重": "7",
+}
 LEVEL_CN = {1: "一级", 2: "二级", 3: "三级", 4: "四级"}
 
 
@@ -50,14 +68,22 @@ def _lookup(values: np.ndarray, fn) -> np.ndarray:
 
 
 def _month_start(year: np.ndarray, month: np.ndarray) -> np.ndarray:
-    return ((np.asarray(year) - 1970) * 12 + np.asarray(month) - 1).astype("datetime64[M]").astype("datetime64[D]")
+    return (
+        ((np.asarray(year) - 1970) * 12 + np.asarray(month) - 1)
+        .astype("datetime64[M]")
+        .astype("datetime64[D]")
+    )
 
 
 def child_columns(world: World) -> dict[str, np.ndarray]:
     """Children's columns as numpy arrays, converted once and shared by all builders."""
     children = world.pop.children
     return {
-        k: (children[k].to_numpy(dtype=object) if children[k].dtype == "str" else children[k].to_numpy())
+        k: (
+            children[k].to_numpy(dtype=object)
+            if children[k].dtype == "str"
+            else children[k].to_numpy()
+        )
         for k in children.columns
     }
 
@@ -65,7 +91,9 @@ def child_columns(world: World) -> dict[str, np.ndarray]:
 class Extractor:
     """Writes files under ``root`` and collects the truth about every row and change."""
 
-    def __init__(self, world: World, root: Path, rng: np.random.Generator, columns: dict | None = None):
+    def __init__(
+        self, world: World, root: Path, rng: np.random.Generator, columns: dict | None = None
+    ):
         self.world = world
         self.root = root
         self.rng = rng
@@ -97,23 +125,35 @@ class Extractor:
         n = len(person_id)
         log = MessLog()
         xlsx = fmt == "xlsx"
-        date_fmt = str(rng.choice(["iso", "slash", "compact", "chinese"] + (["cell", "cell"] if xlsx else []), p=None))
+        date_fmt = str(
+            rng.choice(
+                ["iso", "slash", "compact", "chinese"] + (["cell", "cell"] if xlsx else []), p=None
+            )
+        )
         month_fmt = str(rng.choice(["iso", "slash", "compact", "chinese"]))
         dot = str(rng.choice(self.names["dot_variants"]))
         header, raw_cols, kinds, groups, numeric, canon = [], [], [], [], {}, []
         if extra_cols and rng.random() < 0.5:
             cols = [Col("_serial", np.arange(1, n + 1), "int", ("序号",)), *cols]
         for col in cols:
-            alias = col.aliases[0] if (len(col.aliases) == 1 or rng.random() < 0.45) else str(rng.choice(col.aliases[1:]))
+            alias = (
+                col.aliases[0]
+                if (len(col.aliases) == 1 or rng.random() < 0.45)
+                else str(rng.choice(col.aliases[1:]))
+            )
             kind_w = "text"
             v = col.values
             if col.kind in ("id", "parent_id"):
                 vals = _obj(v)
                 if col.kind == "parent_id" and col.birth_year is not None:
-                    vals2 = legacy15(rng, vals, col.birth_year, col.canonical, log, rates.parent_id_legacy15)
+                    vals2 = legacy15(
+                        rng, vals, col.birth_year, col.canonical, log, rates.parent_id_legacy15
+                    )
                 else:
                     vals2 = vals
-                raw, num = mess_ids(rng, vals2, col.canonical, log, rates, regno=col.regno, xlsx=xlsx)
+                raw, num = mess_ids(
+                    rng, vals2, col.canonical, log, rates, regno=col.regno, xlsx=xlsx
+                )
                 if num.any():
                     numeric[len(header)] = num
                     kind_w = "float_id"
@@ -123,7 +163,9 @@ class Extractor:
                 if col.kind == "date" and date_fmt == "cell":
                     # Real Excel date cells; a share typed in as text or left as a serial.
                     before = len(log.row)
-                    txt, serial = format_dates(rng, v, col.canonical, log, "iso", rates.date_mixed_format)
+                    txt, serial = format_dates(
+                        rng, v, col.canonical, log, "iso", rates.date_mixed_format
+                    )
                     mixed = np.zeros(n, bool)
                     mixed[np.asarray(log.row[before:], dtype=int)] = True
                     dates = np.asarray(v).astype("datetime64[D]")
@@ -138,8 +180,13 @@ class Extractor:
                     groups.append(col.group)
                     continue
                 raw, serial = format_dates(
-                    rng, v, col.canonical, log, month_fmt if col.kind == "month" else date_fmt,
-                    rates.date_mixed_format, month_only=col.kind == "month",
+                    rng,
+                    v,
+                    col.canonical,
+                    log,
+                    month_fmt if col.kind == "month" else date_fmt,
+                    rates.date_mixed_format,
+                    month_only=col.kind == "month",
                 )
                 if serial.any():
                     numeric[len(header)] = serial
@@ -150,8 +197,12 @@ class Extractor:
                     pd.Series(raw, dtype="str").str.contains("江川区|澄江市", regex=True).to_numpy()
                     & (rng.random(n) < rates.legacy_county_address)
                 )
-                raw[legacy] = [s.replace("江川区", "江川县").replace("澄江市", "澄江县") for s in raw[legacy]]
-                log.add(legacy, col.canonical, "legacy_county_address", _obj(v)[legacy], raw[legacy])
+                raw[legacy] = [
+                    s.replace("江川区", "江川县").replace("澄江市", "澄江县") for s in raw[legacy]
+                ]
+                log.add(
+                    legacy, col.canonical, "legacy_county_address", _obj(v)[legacy], raw[legacy]
+                )
             elif col.kind == "school_code":
                 raw = _obj(v).copy()
                 bad = np.flatnonzero(rng.random(n) < rates.unknown_school_code)
@@ -169,7 +220,10 @@ class Extractor:
             groups.append(col.group)
 
         if fmt == "csv" and any(groups):
-            header = [h if g is None or h.startswith(g) else g + h for h, g in zip(header, groups, strict=True)]
+            header = [
+                h if g is None or h.startswith(g) else g + h
+                for h, g in zip(header, groups, strict=True)
+            ]
             groups = [None] * len(groups)
         # Exact duplicate rows, right after their original (as a double export looks).
         dup = (rng.random(n) < rates.duplicate_row) if allow_duplicates else np.zeros(n, bool)
@@ -182,7 +236,9 @@ class Extractor:
         numeric = {c: m[order] for c, m in numeric.items()}
         person = person_id[order]
         keys = key[order]
-        kinds_rows = (row_kind if row_kind is not None else np.full(n, "record", dtype=object))[order].copy()
+        kinds_rows = (row_kind if row_kind is not None else np.full(n, "record", dtype=object))[
+            order
+        ].copy()
         kinds_rows[is_dup] = "exact_duplicate"
         if sheet_of is not None:
             sheet = sheet_of[order]
@@ -222,18 +278,40 @@ class Extractor:
                     if c in numeric:
                         num_s[c] = numeric[c][m]
                 sheets.append(
-                    Sheet(name=str(s), header=header, columns=cols_s, kinds=kinds_s, titles=ts,
-                          groups=groups if merged else None, numeric=num_s)
+                    Sheet(
+                        name=str(s),
+                        header=header,
+                        columns=cols_s,
+                        kinds=kinds_s,
+                        titles=ts,
+                        groups=groups if merged else None,
+                        numeric=num_s,
+                    )
                 )
             if rng.random() < 0.3:
-                sheets.append(Sheet(name="填表说明", header=["说明"], columns=[_obj(["本表由各乡镇（街道）核实后上报。", "身份证号请以文本格式填写。"])], kinds=["text"]))
+                sheets.append(
+                    Sheet(
+                        name="填表说明",
+                        header=["说明"],
+                        columns=[
+                            _obj(["本表由各乡镇（街道）核实后上报。", "身份证号请以文本格式填写。"])
+                        ],
+                        kinds=["text"],
+                    )
+                )
             write_xlsx(path, sheets)
         m = len(order)
         self.rows.append(
             pd.DataFrame(
                 {
-                    "file": rel, "sheet": sheet, "row": row_no, "dataset": dataset,
-                    "person_id": person, "key": keys, "row_kind": kinds_rows, "dup_of_row": dup_of,
+                    "file": rel,
+                    "sheet": sheet,
+                    "row": row_no,
+                    "dataset": dataset,
+                    "person_id": person,
+                    "key": keys,
+                    "row_kind": kinds_rows,
+                    "dup_of_row": dup_of,
                 }
             )
         )
@@ -241,7 +319,15 @@ class Extractor:
             lr = np.asarray(log.row, dtype=np.int64)
             # Map base rows to file rows (duplicates carry the same raw value).
             pos = first_pos[lr]
-            base_df = pd.DataFrame({"pos": pos, "column": log.column, "kind": log.kind, "clean": log.clean, "raw": log.raw})
+            base_df = pd.DataFrame(
+                {
+                    "pos": pos,
+                    "column": log.column,
+                    "kind": log.kind,
+                    "clean": log.clean,
+                    "raw": log.raw,
+                }
+            )
             dup_df = base_df[is_dup[np.minimum(pos + 1, m - 1)] & (pos + 1 < m)].copy()
             dup_df["pos"] += 1
             allc = pd.concat([base_df, dup_df], ignore_index=True)
@@ -251,9 +337,18 @@ class Extractor:
             self.corruptions.append(allc.drop(columns="pos"))
         self.files.append(
             {
-                "file": rel, "dataset": dataset, "format": fmt, "encoding": encoding, "crlf": crlf,
-                "title_rows": title_rows, "merged_header": merged, "date_format": date_fmt, "month_format": month_fmt,
-                "dot_variant": dot, "n_rows": m, "sheets": "|".join(str(s) for s in pd.unique(sheet)),
+                "file": rel,
+                "dataset": dataset,
+                "format": fmt,
+                "encoding": encoding,
+                "crlf": crlf,
+                "title_rows": title_rows,
+                "merged_header": merged,
+                "date_format": date_fmt,
+                "month_format": month_fmt,
+                "dot_variant": dot,
+                "n_rows": m,
+                "sheets": "|".join(str(s) for s in pd.unique(sheet)),
                 "headers": "|".join(header),
                 "columns": "|".join(canon),
             }
@@ -272,10 +367,14 @@ def _addresses(world: World) -> tuple[np.ndarray, np.ndarray]:
     grp = (hid * 7919) % 12 + 1
     num = (hid * 104729) % 90 + 1
     addr = (
-        "云南省玉溪市" + cname.loc[c["hukou_county_code"]].to_numpy().astype(object)
+        "云南省玉溪市"
+        + cname.loc[c["hukou_county_code"]].to_numpy().astype(object)
         + tname.loc[c["township_id"]].to_numpy().astype(object)
         + vname.loc[c["village_code"]].to_numpy().astype(object).astype(str)
-        + pd.Series(grp).astype(str).to_numpy().astype(object) + "组" + pd.Series(num).astype(str).to_numpy().astype(object) + "号"
+        + pd.Series(grp).astype(str).to_numpy().astype(object)
+        + "组"
+        + pd.Series(num).astype(str).to_numpy().astype(object)
+        + "号"
     )
     return _obj(addr), hid
 
@@ -288,7 +387,9 @@ def _sex(sex: np.ndarray, numeric_codes: bool) -> np.ndarray:
 
 def _eth(eth: np.ndarray, short: bool) -> np.ndarray:
     if short:
-        return _lookup(eth, lambda e: ETHNIC_NAMES[e][:-1] if len(ETHNIC_NAMES[e]) > 2 else ETHNIC_NAMES[e])
+        return _lookup(
+            eth, lambda e: ETHNIC_NAMES[e][:-1] if len(ETHNIC_NAMES[e]) > 2 else ETHNIC_NAMES[e]
+        )
     return _lookup(eth, lambda e: ETHNIC_NAMES[e])
 
 
@@ -297,23 +398,49 @@ def _county_of(code) -> str:
 
 
 # ---- the datasets ---------------------------------------------------------------------------
-BUILDERS = ("schools", "hukou", "xueji", "attendance", "leave", "poverty", "disability", "interventions", "policies", "inspections")
+BUILDERS = (
+    "schools",
+    "hukou",
+    "xueji",
+    "attendance",
+    "leave",
+    "poverty",
+    "disability",
+    "interventions",
+    "policies",
+    "inspections",
+)
 #: Two groups of about equal work, one per core.
-GROUPS = (("hukou", "attendance", "leave", "policies"), ("schools", "xueji", "poverty", "disability", "interventions", "inspections"))
+GROUPS = (
+    ("hukou", "attendance", "leave", "policies"),
+    ("schools", "xueji", "poverty", "disability", "interventions", "inspections"),
+)
 _SHARED: dict = {}
 
 
 def _run_builders(names: tuple[str, ...]) -> list[dict]:
     """Run some builders, each with its own random stream, and save their truth parts."""
-    world, root, parts, seed, columns = (_SHARED[k] for k in ("world", "root", "parts", "seed", "columns"))
+    world, root, parts, seed, columns = (
+        _SHARED[k] for k in ("world", "root", "parts", "seed", "columns")
+    )
     files = []
     for name in names:
         i = BUILDERS.index(name)
         ex = Extractor(world, root, np.random.default_rng([seed, 1, i]), columns)
         globals()[f"_{name}"](ex)
-        pd.concat(ex.rows, ignore_index=True).to_parquet(parts / f"{i:02d}_rows.parquet", index=False)
-        corr = pd.concat(ex.corruptions, ignore_index=True) if ex.corruptions else pd.DataFrame(
-            {k: pd.Series(dtype="str") for k in ("file", "sheet", "column", "kind", "clean", "raw")} | {"row": pd.Series(dtype="int64")}
+        pd.concat(ex.rows, ignore_index=True).to_parquet(
+            parts / f"{i:02d}_rows.parquet", index=False
+        )
+        corr = (
+            pd.concat(ex.corruptions, ignore_index=True)
+            if ex.corruptions
+            else pd.DataFrame(
+                {
+                    k: pd.Series(dtype="str")
+                    for k in ("file", "sheet", "column", "kind", "clean", "raw")
+                }
+                | {"row": pd.Series(dtype="int64")}
+            )
         )
         corr.to_parquet(parts / f"{i:02d}_corruptions.parquet", index=False)
         files += [dict(f, builder=i) for f in ex.files]
@@ -350,14 +477,30 @@ def _schools(ex: Extractor) -> None:
         Col("school_code", _obj(s["school_code"]), "text", ("学校标识码", "学校代码")),
         Col("school_name", _obj(s["school_name"]), "text", ("学校名称",)),
         Col("county", _obj(s["county"]), "text", ("所在县(市、区)", "县区")),
-        Col("county_code", _obj(s["county_code"].astype(str)), "text", ("县区代码", "行政区划代码")),
+        Col(
+            "county_code", _obj(s["county_code"].astype(str)), "text", ("县区代码", "行政区划代码")
+        ),
         Col("township", _obj(s["township"]), "text", ("乡镇(街道)", "所在乡镇")),
         Col("stage", _obj(s["stage"]), "text", ("学段", "办学层次")),
-        Col("boarding", np.where(s["boarding"], "是", "否").astype(object), "text", ("是否寄宿制学校", "寄宿制")),
+        Col(
+            "boarding",
+            np.where(s["boarding"], "是", "否").astype(object),
+            "text",
+            ("是否寄宿制学校", "寄宿制"),
+        ),
         Col("location", _obj(s["location"]), "text", ("城乡类型", "城乡分类")),
     ]
-    ex.emit("schools", "玉溪市义务教育学校名册", cols, np.full(n, "", dtype=object), _obj(s["school_code"]), "xlsx",
-            titles=["玉溪市义务教育阶段学校名册", "填报单位：玉溪市教育体育局"], allow_duplicates=False, extra_cols=False)
+    ex.emit(
+        "schools",
+        "玉溪市义务教育学校名册",
+        cols,
+        np.full(n, "", dtype=object),
+        _obj(s["school_code"]),
+        "xlsx",
+        titles=["玉溪市义务教育阶段学校名册", "填报单位：玉溪市教育体育局"],
+        allow_duplicates=False,
+        extra_cols=False,
+    )
 
 
 def _hukou(ex: Extractor) -> None:
@@ -388,45 +531,116 @@ def _hukou(ex: Extractor) -> None:
             fa, mo_ = fathers.loc[h], mothers.loc[h]
             away = outside[idx] | ((mo[idx] > 0) & (mo[idx] <= y))
             current = np.where(away, place[idx] + "务工租住", addr[idx]).astype(object)
-            note = np.where(away, np.where(rng.random(len(idx)) < 0.5, "随父母外出", "随父母在外省就读"), "").astype(object)
+            note = np.where(
+                away, np.where(rng.random(len(idx)) < 0.5, "随父母外出", "随父母在外省就读"), ""
+            ).astype(object)
             sexv = C["sex"][idx]
-            rel = np.where(lb[idx], np.where(sexv == "M", "孙子", "孙女"), np.where(sexv == "M", "子", "女")).astype(object)
-            head = np.where(lb[idx], C["surname"][idx] + "老" + np.where(hid[idx] % 2 == 0, "大", "二"), fa["name"].to_numpy()).astype(object)
+            rel = np.where(
+                lb[idx], np.where(sexv == "M", "孙子", "孙女"), np.where(sexv == "M", "子", "女")
+            ).astype(object)
+            head = np.where(
+                lb[idx],
+                C["surname"][idx] + "老" + np.where(hid[idx] % 2 == 0, "大", "二"),
+                fa["name"].to_numpy(),
+            ).astype(object)
             numeric_sex = rng.random() < 0.1
             cols = [
-                Col("household_no", _obj([f"{code}{x:08d}" for x in h]), "text", ("户号", "户编号", "户口编号")),
+                Col(
+                    "household_no",
+                    _obj([f"{code}{x:08d}" for x in h]),
+                    "text",
+                    ("户号", "户编号", "户口编号"),
+                ),
                 Col("name", _obj(C["name"][idx]), "name", ("姓名", "儿童姓名", "适龄儿童姓名")),
                 Col("sex", _sex(sexv, numeric_sex), "text", ("性别",)),
                 Col("ethnicity", _eth(C["ethnicity"][idx], rng.random() < 0.3), "text", ("民族",)),
-                Col("birth_date", C["birth_date"][idx], "date", ("出生日期", "出生年月", "出生年月日")),
-                Col("id_number", _obj(C["id_number"][idx]), "id", ("公民身份号码", "身份证号", "身份证件号", "身份证号码")),
+                Col(
+                    "birth_date",
+                    C["birth_date"][idx],
+                    "date",
+                    ("出生日期", "出生年月", "出生年月日"),
+                ),
+                Col(
+                    "id_number",
+                    _obj(C["id_number"][idx]),
+                    "id",
+                    ("公民身份号码", "身份证号", "身份证件号", "身份证号码"),
+                ),
                 Col("relation", rel, "text", ("与户主关系",)),
                 Col("head_name", head, "name", ("户主姓名",)),
-                Col("father_name", _obj(fa["name"].to_numpy()), "name", ("父亲姓名", "姓名"), group="父亲"),
-                Col("father_id", _obj(fa["id_number"].to_numpy()), "parent_id", ("父亲身份证号", "身份证号"), group="父亲",
-                    birth_year=pd.to_datetime(fa["birth_date"]).dt.year.to_numpy()),
-                Col("mother_name", _obj(mo_["name"].to_numpy()), "name", ("母亲姓名", "姓名"), group="母亲"),
-                Col("mother_id", _obj(mo_["id_number"].to_numpy()), "parent_id", ("母亲身份证号", "身份证号"), group="母亲",
-                    birth_year=pd.to_datetime(mo_["birth_date"]).dt.year.to_numpy()),
-                Col("township", _obj(tname.loc[C["township_id"][idx]].to_numpy()), "text", ("乡镇(街道)", "乡镇", "所属乡镇")),
-                Col("village", _obj(vname.loc[C["village_code"][idx]].to_numpy()), "text", ("村(社区)", "村委会", "行政村")),
-                Col("hukou_address", addr[idx], "address", ("户籍地址", "户籍地详址", "户口所在地")),
+                Col(
+                    "father_name",
+                    _obj(fa["name"].to_numpy()),
+                    "name",
+                    ("父亲姓名", "姓名"),
+                    group="父亲",
+                ),
+                Col(
+                    "father_id",
+                    _obj(fa["id_number"].to_numpy()),
+                    "parent_id",
+                    ("父亲身份证号", "身份证号"),
+                    group="父亲",
+                    birth_year=pd.to_datetime(fa["birth_date"]).dt.year.to_numpy(),
+                ),
+                Col(
+                    "mother_name",
+                    _obj(mo_["name"].to_numpy()),
+                    "name",
+                    ("母亲姓名", "姓名"),
+                    group="母亲",
+                ),
+                Col(
+                    "mother_id",
+                    _obj(mo_["id_number"].to_numpy()),
+                    "parent_id",
+                    ("母亲身份证号", "身份证号"),
+                    group="母亲",
+                    birth_year=pd.to_datetime(mo_["birth_date"]).dt.year.to_numpy(),
+                ),
+                Col(
+                    "township",
+                    _obj(tname.loc[C["township_id"][idx]].to_numpy()),
+                    "text",
+                    ("乡镇(街道)", "乡镇", "所属乡镇"),
+                ),
+                Col(
+                    "village",
+                    _obj(vname.loc[C["village_code"][idx]].to_numpy()),
+                    "text",
+                    ("村(社区)", "村委会", "行政村"),
+                ),
+                Col(
+                    "hukou_address", addr[idx], "address", ("户籍地址", "户籍地详址", "户口所在地")
+                ),
                 Col("current_address", current, "address", ("现住址", "现居住地址", "实际居住地")),
                 Col("note", note, "text", ("备注",)),
             ]
             # Merged two-row headers (XLSX only) put the short sub-header ('姓名') under the
             # group ('父亲'); flat headers spell it out ('父亲姓名').
             fmt = "xlsx" if rng.random() < 0.3 else "csv"
-            merged_style = fmt == "xlsx" and rng.random() < w.params.mess.xlsx_merged_header_per_file
+            merged_style = (
+                fmt == "xlsx" and rng.random() < w.params.mess.xlsx_merged_header_per_file
+            )
             for col in cols:
                 if col.group and not merged_style:
                     col.aliases = (col.aliases[0],)
                     col.group = None
                 elif col.group:
                     col.aliases = (col.aliases[1],)
-            title = [f"{cname[code]}{y}年适龄儿童少年户籍信息核查表", f"数据来源：{cname[code]}公安局  核查时间：{y}年9月"]
-            ex.emit("hukou", f"{code}_{cname[code]}_{y}年户籍核查", cols, _obj(C["person_id"][idx]),
-                    np.full(len(idx), str(y), dtype=object), fmt, titles=title)
+            title = [
+                f"{cname[code]}{y}年适龄儿童少年户籍信息核查表",
+                f"数据来源：{cname[code]}公安局  核查时间：{y}年9月",
+            ]
+            ex.emit(
+                "hukou",
+                f"{code}_{cname[code]}_{y}年户籍核查",
+                cols,
+                _obj(C["person_id"][idx]),
+                np.full(len(idx), str(y), dtype=object),
+                fmt,
+                titles=title,
+            )
 
 
 def _registry_status(w: World) -> pd.DataFrame:
@@ -434,7 +648,13 @@ def _registry_status(w: World) -> pd.DataFrame:
     st = w.school.student_terms.copy()
     terms = {t.k: t for t in w.school.terms}
     st["registry_status"] = st["status"].map(
-        {"in_school": "在读", "home_teaching": "在读", "suspended": "休学", "out_dropout": "在读", "moved_out": "转出"}
+        {
+            "in_school": "在读",
+            "home_teaching": "在读",
+            "suspended": "休学",
+            "out_dropout": "在读",
+            "moved_out": "转出",
+        }
     )
     cases = w.school.cases
     if len(cases):
@@ -497,12 +717,24 @@ def _xueji(ex: Extractor) -> None:
             else:
                 gtxt = _lookup(grade, lambda g: str(int(g)))
             home = C["home_teaching"][idx]
-            mode = np.where(home, "送教上门", np.where(rows["boarding"].to_numpy(), "住校", "走读")).astype(object)
+            mode = np.where(
+                home, "送教上门", np.where(rows["boarding"].to_numpy(), "住校", "走读")
+            ).astype(object)
             hh_i = hid[idx]
             gm = guardian_is_mother[idx]
-            g_name = np.where(gm, mothers.loc[hh_i, "name"].to_numpy(), fathers.loc[hh_i, "name"].to_numpy()).astype(object)
-            g_id = np.where(gm, mothers.loc[hh_i, "id_number"].to_numpy(), fathers.loc[hh_i, "id_number"].to_numpy()).astype(object)
-            g_by = np.where(gm, pd.to_datetime(mothers.loc[hh_i, "birth_date"]).dt.year.to_numpy(), pd.to_datetime(fathers.loc[hh_i, "birth_date"]).dt.year.to_numpy())
+            g_name = np.where(
+                gm, mothers.loc[hh_i, "name"].to_numpy(), fathers.loc[hh_i, "name"].to_numpy()
+            ).astype(object)
+            g_id = np.where(
+                gm,
+                mothers.loc[hh_i, "id_number"].to_numpy(),
+                fathers.loc[hh_i, "id_number"].to_numpy(),
+            ).astype(object)
+            g_by = np.where(
+                gm,
+                pd.to_datetime(mothers.loc[hh_i, "birth_date"]).dt.year.to_numpy(),
+                pd.to_datetime(fathers.loc[hh_i, "birth_date"]).dt.year.to_numpy(),
+            )
             mig = C["migrant"][idx]
             hk = np.where(mig, C["origin"][idx], addr[idx]).astype(object)
             has_id = C["registry_has_id"][idx]
@@ -511,34 +743,87 @@ def _xueji(ex: Extractor) -> None:
             dis = np.where(C["disabled"][idx], C["disability_type"][idx], "无").astype(object)
             cls = _lookup((idx * 2654435761) % 4 + 1, lambda k: f"{k}班")
             cols = [
-                Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号", "全国学籍号", "个人标识码")),
+                Col(
+                    "student_no",
+                    _obj(C["student_no"][idx]),
+                    "text",
+                    ("学籍号", "全国学籍号", "个人标识码"),
+                ),
                 Col("name", _obj(C["school_name"][idx]), "name", ("姓名", "学生姓名")),
                 Col("sex", _sex(C["sex"][idx], False), "text", ("性别",)),
                 Col("birth_date", C["birth_date"][idx], "date", ("出生日期", "出生年月")),
                 Col("ethnicity", _eth(C["ethnicity"][idx], False), "text", ("民族",)),
-                Col("id_number", ids, "id", ("身份证件号", "身份证号", "公民身份号码"), regno=_obj(C["student_no"][idx])),
-                Col("school_code", _obj(sch["school_code"].to_numpy()[rows["school"].to_numpy()]), "school_code", ("学校标识码", "学校代码")),
-                Col("school_name", _obj(sch["school_name"].to_numpy()[rows["school"].to_numpy()]), "text", ("学校名称", "就读学校")),
+                Col(
+                    "id_number",
+                    ids,
+                    "id",
+                    ("身份证件号", "身份证号", "公民身份号码"),
+                    regno=_obj(C["student_no"][idx]),
+                ),
+                Col(
+                    "school_code",
+                    _obj(sch["school_code"].to_numpy()[rows["school"].to_numpy()]),
+                    "school_code",
+                    ("学校标识码", "学校代码"),
+                ),
+                Col(
+                    "school_name",
+                    _obj(sch["school_name"].to_numpy()[rows["school"].to_numpy()]),
+                    "text",
+                    ("学校名称", "就读学校"),
+                ),
                 Col("grade", _obj(gtxt), "text", ("年级", "现年级")),
                 Col("class", cls, "text", ("班级", "班号")),
                 Col("entry_date", entry, "month", ("入学年月", "入学时间")),
-                Col("status", _obj(rows["registry_status"].to_numpy()), "text", ("学籍状态", "在校状态")),
+                Col(
+                    "status",
+                    _obj(rows["registry_status"].to_numpy()),
+                    "text",
+                    ("学籍状态", "在校状态"),
+                ),
                 Col("study_mode", mode, "text", ("就读方式",)),
-                Col("migrant", np.where(mig, "是", "否").astype(object), "text", ("是否随迁子女", "随迁子女")),
-                Col("left_behind", np.where(C["left_behind"][idx], "是", "否").astype(object), "text", ("是否留守儿童", "留守儿童")),
+                Col(
+                    "migrant",
+                    np.where(mig, "是", "否").astype(object),
+                    "text",
+                    ("是否随迁子女", "随迁子女"),
+                ),
+                Col(
+                    "left_behind",
+                    np.where(C["left_behind"][idx], "是", "否").astype(object),
+                    "text",
+                    ("是否留守儿童", "留守儿童"),
+                ),
                 Col("disability", dis, "text", ("残疾类型", "残疾人类型")),
                 Col("hukou_address", hk, "address", ("户口所在地", "户籍所在地")),
                 Col("guardian_name", g_name, "name", ("监护人姓名", "监护人")),
-                Col("guardian_id", g_id, "parent_id", ("监护人身份证号", "监护人证件号"), birth_year=g_by),
+                Col(
+                    "guardian_id",
+                    g_id,
+                    "parent_id",
+                    ("监护人身份证号", "监护人证件号"),
+                    birth_year=g_by,
+                ),
             ]
             fmt = "xlsx" if rng.random() < 0.15 else "csv"
             sheet_of = None
             if fmt == "xlsx":
                 sheet_of = np.where(grade <= 6, "小学", "初中").astype(object)
-            title = [f"{cname[code]}{t.year}-{t.year + 1}学年第{'一' if t.term == 1 else '二'}学期学籍数据", f"导出时间：{t.snapshot}"]
-            ex.emit("xueji", f"{code}_{cname[code]}_学籍_{t.label}", cols, _obj(C["person_id"][idx]),
-                    np.full(len(idx), t.label, dtype=object), fmt, titles=title, sheet_of=sheet_of,
-                    row_kind=_obj(rows["row_kind"].to_numpy()))
+            title = [
+                f"{cname[code]}{t.year}-{t.year + 1}学年第{'一' if t.term == 1 else '二'}学期学籍数据",
+                f"导出时间：{t.snapshot}",
+            ]
+            ex.emit(
+                "xueji",
+                f"{code}_{cname[code]}_学籍_{t.label}",
+                cols,
+                _obj(C["person_id"][idx]),
+                np.full(len(idx), t.label, dtype=object),
+                fmt,
+                titles=title,
+                sheet_of=sheet_of,
+                row_kind=_obj(rows["row_kind"].to_numpy()),
+            )
 
 
 def _attendance(ex: Extractor) -> None:
@@ -555,23 +840,52 @@ def _attendance(ex: Extractor) -> None:
             if len(m) == 0:
                 continue
             sub = a.iloc[m]
-            order = np.lexsort((sub["month"].to_numpy() + 12 * sub["year"].to_numpy(), sub["child"].to_numpy(), sub["school"].to_numpy()))
+            order = np.lexsort(
+                (
+                    sub["month"].to_numpy() + 12 * sub["year"].to_numpy(),
+                    sub["child"].to_numpy(),
+                    sub["school"].to_numpy(),
+                )
+            )
             sub = sub.iloc[order]
             idx = sub["child"].to_numpy()
             months = _month_start(sub["year"].to_numpy(), sub["month"].to_numpy())
             cols = [
-                Col("school_code", _obj(sch["school_code"].to_numpy()[sub["school"].to_numpy()]), "text", ("学校标识码", "学校代码")),
+                Col(
+                    "school_code",
+                    _obj(sch["school_code"].to_numpy()[sub["school"].to_numpy()]),
+                    "text",
+                    ("学校标识码", "学校代码"),
+                ),
                 Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号", "全国学籍号")),
                 Col("name", _obj(C["school_name"][idx]), "name", ("姓名", "学生姓名")),
                 Col("month", months, "month", ("月份", "考勤月份", "统计月份")),
                 Col("days_required", sub["required"].to_numpy(), "int", ("应出勤天数", "应到天数")),
-                Col("days_present", sub["present"].to_numpy(), "int", ("实际出勤天数", "实到天数", "出勤天数")),
+                Col(
+                    "days_present",
+                    sub["present"].to_numpy(),
+                    "int",
+                    ("实际出勤天数", "实到天数", "出勤天数"),
+                ),
                 Col("sick_leave", sub["sick"].to_numpy(), "int", ("病假天数", "病假")),
                 Col("personal_leave", sub["personal"].to_numpy(), "int", ("事假天数", "事假")),
-                Col("unexcused", sub["unexcused"].to_numpy(), "int", ("旷课天数", "无故缺勤天数", "旷课")),
+                Col(
+                    "unexcused",
+                    sub["unexcused"].to_numpy(),
+                    "int",
+                    ("旷课天数", "无故缺勤天数", "旷课"),
+                ),
             ]
             key = _lookup(months, str)
-            ex.emit("attendance", f"{code}_{cname[code]}_{y}学年月考勤", cols, _obj(C["person_id"][idx]), key, "csv", extra_cols=False)
+            ex.emit(
+                "attendance",
+                f"{code}_{cname[code]}_{y}学年月考勤",
+                cols,
+                _obj(C["person_id"][idx]),
+                key,
+                "csv",
+                extra_cols=False,
+            )
 
 
 def _leave(ex: Extractor) -> None:
@@ -585,7 +899,10 @@ def _leave(ex: Extractor) -> None:
     cname = w.geo.counties.set_index("code")["name"]
     sy = np.where(a["month"].to_numpy() >= 9, a["year"].to_numpy(), a["year"].to_numpy() - 1)
     a = a[(sy >= 2019) & ((a["sick"] > 0) | (a["personal"] > 0))]
-    reasons = {"病假": ["感冒发烧", "肠胃炎", "腹痛", "牙痛", "住院治疗", "复诊"], "事假": ["家中有事", "参加婚礼", "奔丧", "农忙帮工", "随家长外出", "办理证件"]}
+    reasons = {
+        "病假": ["感冒发烧", "肠胃炎", "腹痛", "牙痛", "住院治疗", "复诊"],
+        "事假": ["家中有事", "参加婚礼", "奔丧", "农忙帮工", "随家长外出", "办理证件"],
+    }
     rows = []
     for kind, colname in (("病假", "sick"), ("事假", "personal")):
         sub = a[a[colname] > 0]
@@ -597,33 +914,62 @@ def _leave(ex: Extractor) -> None:
         base = days[rep] // nslip[rep]
         d = base + (j < (days[rep] - base * nslip[rep]))
         start_day = (j * 9 + rng.integers(1, 9, len(rep))).clip(1, 26)
-        start = _month_start(sub["year"].to_numpy()[rep], sub["month"].to_numpy()[rep]) + (start_day - 1).astype("timedelta64[D]")
-        rows.append(pd.DataFrame({
-            "child": sub["child"].to_numpy()[rep], "school": sub["school"].to_numpy()[rep], "kind": kind,
-            "start": start, "end": start + (d - 1).astype("timedelta64[D]") + (d > 1) * np.timedelta64(0, "D"), "days": d,
-            "reason": _obj(reasons[kind])[rng.integers(0, 6, len(rep))],
-        }))
+        start = _month_start(sub["year"].to_numpy()[rep], sub["month"].to_numpy()[rep]) + (
+            start_day - 1
+        ).astype("timedelta64[D]")
+        rows.append(
+            pd.DataFrame(
+                {
+                    "child": sub["child"].to_numpy()[rep],
+                    "school": sub["school"].to_numpy()[rep],
+                    "kind": kind,
+                    "start": start,
+                    "end": start
+                    + (d - 1).astype("timedelta64[D]")
+                    + (d > 1) * np.timedelta64(0, "D"),
+                    "days": d,
+                    "reason": _obj(reasons[kind])[rng.integers(0, 6, len(rep))],
+                }
+            )
+        )
     slips = pd.concat(rows, ignore_index=True)
     slips["county_code"] = sch["county_code"].to_numpy()[slips["school"].to_numpy()]
-    slips["sy"] = np.where(pd.to_datetime(slips["start"]).dt.month >= 9, pd.to_datetime(slips["start"]).dt.year, pd.to_datetime(slips["start"]).dt.year - 1)
+    slips["sy"] = np.where(
+        pd.to_datetime(slips["start"]).dt.month >= 9,
+        pd.to_datetime(slips["start"]).dt.year,
+        pd.to_datetime(slips["start"]).dt.year - 1,
+    )
     for code in w.geo.counties["code"]:
         for y in (2019, 2020):
-            s = slips[(slips["county_code"] == code) & (slips["sy"] == y)].sort_values(["school", "start", "child"])
+            s = slips[(slips["county_code"] == code) & (slips["sy"] == y)].sort_values(
+                ["school", "start", "child"]
+            )
             if len(s) == 0:
                 continue
             idx = s["child"].to_numpy()
             cols = [
                 Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号",)),
                 Col("name", _obj(C["school_name"][idx]), "name", ("学生姓名", "姓名")),
-                Col("school_code", _obj(sch["school_code"].to_numpy()[s["school"].to_numpy()]), "text", ("学校标识码",)),
+                Col(
+                    "school_code",
+                    _obj(sch["school_code"].to_numpy()[s["school"].to_numpy()]),
+                    "text",
+                    ("学校标识码",),
+                ),
                 Col("leave_type", _obj(s["kind"].to_numpy()), "text", ("请假类型", "假别")),
                 Col("start_date", s["start"].to_numpy(), "date", ("开始日期", "请假开始时间")),
                 Col("end_date", s["end"].to_numpy(), "date", ("结束日期", "请假结束时间")),
                 Col("days", s["days"].to_numpy(), "int", ("请假天数", "天数")),
                 Col("reason", _obj(s["reason"].to_numpy()), "text", ("请假事由", "事由")),
             ]
-            ex.emit("leave", f"{code}_{cname[code]}_{y}学年请假条", cols, _obj(C["person_id"][idx]),
-                    _lookup(s["start"].to_numpy().astype("datetime64[D]"), str), "csv")
+            ex.emit(
+                "leave",
+                f"{code}_{cname[code]}_{y}学年请假条",
+                cols,
+                _obj(C["person_id"][idx]),
+                _lookup(s["start"].to_numpy().astype("datetime64[D]"), str),
+                "csv",
+            )
 
 
 def _poverty(ex: Extractor) -> None:
@@ -644,12 +990,36 @@ def _poverty(ex: Extractor) -> None:
         hids = h["household_id"].to_numpy()
         par = p[p["household_id"].isin(hids)]
         kids = c[c["household_id"].isin(hids) & ~c["migrant"]]
-        mem = pd.concat([
-            pd.DataFrame({"household_id": par["household_id"], "person_id": par["person_id"], "name": par["name"], "id": par["id_number"],
-                          "sex": par["sex"], "rel": np.where(par["role"] == "father", "户主", "配偶"), "birth": par["birth_date"]}),
-            pd.DataFrame({"household_id": kids["household_id"], "person_id": kids["person_id"], "name": kids["name"], "id": kids["id_number"],
-                          "sex": kids["sex"], "rel": np.where(kids["sex"] == "M", "之子", "之女"), "birth": kids["birth_date"]}),
-        ], ignore_index=True).sort_values(["household_id", "rel"], key=lambda s: s.map({"户主": 0, "配偶": 1}).fillna(2) if s.name == "rel" else s)
+        mem = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "household_id": par["household_id"],
+                        "person_id": par["person_id"],
+                        "name": par["name"],
+                        "id": par["id_number"],
+                        "sex": par["sex"],
+                        "rel": np.where(par["role"] == "father", "户主", "配偶"),
+                        "birth": par["birth_date"],
+                    }
+                ),
+                pd.DataFrame(
+                    {
+                        "household_id": kids["household_id"],
+                        "person_id": kids["person_id"],
+                        "name": kids["name"],
+                        "id": kids["id_number"],
+                        "sex": kids["sex"],
+                        "rel": np.where(kids["sex"] == "M", "之子", "之女"),
+                        "birth": kids["birth_date"],
+                    }
+                ),
+            ],
+            ignore_index=True,
+        ).sort_values(
+            ["household_id", "rel"],
+            key=lambda s: s.map({"户主": 0, "配偶": 1}).fillna(2) if s.name == "rel" else s,
+        )
         hrow = hh.set_index("household_id").loc[mem["household_id"]]
         heads = par[par["role"] == "father"].set_index("household_id").loc[mem["household_id"]]
         by = pd.to_datetime(mem["birth"]).dt.year.to_numpy()
@@ -657,24 +1027,67 @@ def _poverty(ex: Extractor) -> None:
         ptype = np.where(hrow["low_income"].to_numpy(), "低保贫困户", "一般贫困户").astype(object)
         lifted = hrow["poverty_lifted_year"].to_numpy()
         cols = [
-            Col("household_no", _obj([f"P{code}{x:07d}" for x in mem["household_id"]]), "text", ("户编号", "贫困户编号")),
+            Col(
+                "household_no",
+                _obj([f"P{code}{x:07d}" for x in mem["household_id"]]),
+                "text",
+                ("户编号", "贫困户编号"),
+            ),
             Col("head_name", _obj(heads["name"].to_numpy()), "name", ("户主姓名",)),
-            Col("head_id", _obj(heads["id_number"].to_numpy()), "parent_id", ("户主身份证号", "户主证件号码"),
-                birth_year=pd.to_datetime(heads["birth_date"]).dt.year.to_numpy()),
+            Col(
+                "head_id",
+                _obj(heads["id_number"].to_numpy()),
+                "parent_id",
+                ("户主身份证号", "户主证件号码"),
+                birth_year=pd.to_datetime(heads["birth_date"]).dt.year.to_numpy(),
+            ),
             Col("member_name", _obj(mem["name"].to_numpy()), "name", ("成员姓名", "姓名")),
-            Col("member_id", _obj(mem["id"].to_numpy()), "parent_id", ("证件号码", "身份证号", "成员身份证号"), birth_year=by),
+            Col(
+                "member_id",
+                _obj(mem["id"].to_numpy()),
+                "parent_id",
+                ("证件号码", "身份证号", "成员身份证号"),
+                birth_year=by,
+            ),
             Col("relation", _obj(mem["rel"].to_numpy()), "text", ("与户主关系",)),
             Col("sex", _sex(mem["sex"].to_numpy(), False), "text", ("性别",)),
-            Col("registered_year", _obj(hrow["poverty_registered_year"].astype(str).to_numpy()), "text", ("识别年度", "纳入年度", "贫困户识别年度")),
-            Col("lifted_year", _obj(np.where(lifted > 0, lifted.astype(str), ""))  , "text", ("脱贫年度", "脱贫(享受政策)年度")),
+            Col(
+                "registered_year",
+                _obj(hrow["poverty_registered_year"].astype(str).to_numpy()),
+                "text",
+                ("识别年度", "纳入年度", "贫困户识别年度"),
+            ),
+            Col(
+                "lifted_year",
+                _obj(np.where(lifted > 0, lifted.astype(str), "")),
+                "text",
+                ("脱贫年度", "脱贫(享受政策)年度"),
+            ),
             Col("poverty_type", ptype, "text", ("贫困户属性",)),
             Col("cause", hcause, "text", ("主要致贫原因", "致贫原因")),
-            Col("township", _obj(tname.loc[hrow["township_id"].to_numpy()].to_numpy()), "text", ("乡(镇)", "乡镇")),
-            Col("village", _obj(vname.loc[hrow["village_code"].to_numpy()].to_numpy()), "text", ("行政村", "村")),
+            Col(
+                "township",
+                _obj(tname.loc[hrow["township_id"].to_numpy()].to_numpy()),
+                "text",
+                ("乡(镇)", "乡镇"),
+            ),
+            Col(
+                "village",
+                _obj(vname.loc[hrow["village_code"].to_numpy()].to_numpy()),
+                "text",
+                ("行政村", "村"),
+            ),
         ]
         fmt = "xlsx" if rng.random() < 0.6 else "csv"
-        ex.emit("poverty", f"{code}_{cname[code]}_建档立卡贫困人口", cols, _obj(mem["person_id"].to_numpy()),
-                np.full(len(mem), "", dtype=object), fmt, titles=[f"{cname[code]}建档立卡贫困户家庭成员信息表", "来源：全国扶贫开发信息系统"])
+        ex.emit(
+            "poverty",
+            f"{code}_{cname[code]}_建档立卡贫困人口",
+            cols,
+            _obj(mem["person_id"].to_numpy()),
+            np.full(len(mem), "", dtype=object),
+            fmt,
+            titles=[f"{cname[code]}建档立卡贫困户家庭成员信息表", "来源：全国扶贫开发信息系统"],
+        )
 
 
 def _disability(ex: Extractor) -> None:
@@ -690,21 +1103,49 @@ def _disability(ex: Extractor) -> None:
         if len(sub) == 0:
             continue
         idx = sub.index.to_numpy()
-        cert = _obj([f"{i}{DISABILITY_DIGIT[t]}{lv}" for i, t, lv in zip(sub["id_number"], sub["disability_type"], sub["disability_level"], strict=True)])
+        cert = _obj(
+            [
+                f"{i}{DISABILITY_DIGIT[t]}{lv}"
+                for i, t, lv in zip(
+                    sub["id_number"], sub["disability_type"], sub["disability_level"], strict=True
+                )
+            ]
+        )
         cols = [
             Col("cert_no", cert, "text", ("残疾人证号", "残疾证号")),
             Col("name", _obj(sub["name"].to_numpy()), "name", ("姓名",)),
             Col("sex", _sex(sub["sex"].to_numpy(), False), "text", ("性别",)),
             Col("birth_date", sub["birth_date"].to_numpy(), "date", ("出生日期",)),
-            Col("disability_type", _obj(sub["disability_type"].to_numpy() + "残疾"), "text", ("残疾类别", "残疾类型")),
-            Col("disability_level", _obj([LEVEL_CN[x] for x in sub["disability_level"]]), "text", ("残疾等级",)),
+            Col(
+                "disability_type",
+                _obj(sub["disability_type"].to_numpy() + "残疾"),
+                "text",
+                ("残疾类别", "残疾类型"),
+            ),
+            Col(
+                "disability_level",
+                _obj([LEVEL_CN[x] for x in sub["disability_level"]]),
+                "text",
+                ("残疾等级",),
+            ),
             Col("issued", sub["disability_cert_date"].to_numpy(), "date", ("发证日期", "办证日期")),
-            Col("guardian_name", _obj(fathers.loc[sub["household_id"], "name"].to_numpy()), "name", ("监护人姓名", "监护人")),
+            Col(
+                "guardian_name",
+                _obj(fathers.loc[sub["household_id"], "name"].to_numpy()),
+                "name",
+                ("监护人姓名", "监护人"),
+            ),
             Col("address", addr[idx], "address", ("住址", "户籍地址")),
         ]
-        ex.emit("disability", f"{code}_{cname[code]}_残疾人证持证儿童", cols, _obj(sub["person_id"].to_numpy()),
-                np.full(len(sub), "", dtype=object), "xlsx" if ex.rng.random() < 0.5 else "csv",
-                titles=[f"{cname[code]}持证残疾儿童少年名册", "来源：县残疾人联合会"])
+        ex.emit(
+            "disability",
+            f"{code}_{cname[code]}_残疾人证持证儿童",
+            cols,
+            _obj(sub["person_id"].to_numpy()),
+            np.full(len(sub), "", dtype=object),
+            "xlsx" if ex.rng.random() < 0.5 else "csv",
+            titles=[f"{cname[code]}持证残疾儿童少年名册", "来源：县残疾人联合会"],
+        )
 
 
 def _interventions(ex: Extractor) -> None:
@@ -724,45 +1165,111 @@ def _interventions(ex: Extractor) -> None:
             cols = [
                 Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号",)),
                 Col("name", _obj(C["school_name"][idx]), "name", ("学生姓名", "姓名")),
-                Col("id_number", _obj(np.where(C["registry_has_id"][idx], C["id_number"][idx], "")), "id", ("身份证号", "身份证件号")),
-                Col("school_name", _obj(sch["school_name"].to_numpy()[cs["school"].to_numpy()]), "text", ("学校名称", "原就读学校")),
-                Col("grade", _obj([GRADE_CN[g] for g in cs["grade"]]), "text", ("辍学时年级", "年级")),
-                Col("detected", cs["detected"].to_numpy(), "date", ("发现日期", "疑似辍学发现时间")),
-                Col("whereabouts", _obj(cs["whereabouts"].to_numpy()), "text", ("去向", "目前去向")),
+                Col(
+                    "id_number",
+                    _obj(np.where(C["registry_has_id"][idx], C["id_number"][idx], "")),
+                    "id",
+                    ("身份证号", "身份证件号"),
+                ),
+                Col(
+                    "school_name",
+                    _obj(sch["school_name"].to_numpy()[cs["school"].to_numpy()]),
+                    "text",
+                    ("学校名称", "原就读学校"),
+                ),
+                Col(
+                    "grade",
+                    _obj([GRADE_CN[g] for g in cs["grade"]]),
+                    "text",
+                    ("辍学时年级", "年级"),
+                ),
+                Col(
+                    "detected", cs["detected"].to_numpy(), "date", ("发现日期", "疑似辍学发现时间")
+                ),
+                Col(
+                    "whereabouts", _obj(cs["whereabouts"].to_numpy()), "text", ("去向", "目前去向")
+                ),
                 Col("reason", _obj(cs["reason"].to_numpy()), "text", ("辍学原因", "主要原因")),
-                Col("step1", cs["step1"].to_numpy(), "date", ("劝导日期", "第一步劝返日期"), group="四步法"),
+                Col(
+                    "step1",
+                    cs["step1"].to_numpy(),
+                    "date",
+                    ("劝导日期", "第一步劝返日期"),
+                    group="四步法",
+                ),
                 Col("step2", cs["step2"].to_numpy(), "date", ("责令改正日期",), group="四步法"),
                 Col("step3", cs["step3"].to_numpy(), "date", ("行政处罚日期",), group="四步法"),
-                Col("step4", cs["step4"].to_numpy(), "date", ("申请强制执行或起诉日期", "司法程序日期"), group="四步法"),
+                Col(
+                    "step4",
+                    cs["step4"].to_numpy(),
+                    "date",
+                    ("申请强制执行或起诉日期", "司法程序日期"),
+                    group="四步法",
+                ),
                 Col("return_date", cs["return_date"].to_numpy(), "date", ("返校日期", "复学日期")),
-                Col("placement", _obj([placements.get(o, "") for o in outc]), "text", ("安置方式",)),
+                Col(
+                    "placement", _obj([placements.get(o, "") for o in outc]), "text", ("安置方式",)
+                ),
                 Col("outcome", _obj(outc), "text", ("劝返结果", "状态")),
             ]
             fmt = "xlsx" if rng.random() < 0.6 else "csv"
             if fmt == "csv" or rng.random() < 0.5:
                 for col in cols:
                     col.group = None
-            ex.emit("interventions", f"{code}_{cname[code]}_劝返复学台账", cols, _obj(C["person_id"][idx]),
-                    _obj(cs["detected"].astype(str).to_numpy()), fmt,
-                    titles=[f"{cname[code]}控辍保学劝返复学工作台账", "填报单位：县教育体育局"])
+            ex.emit(
+                "interventions",
+                f"{code}_{cname[code]}_劝返复学台账",
+                cols,
+                _obj(C["person_id"][idx]),
+                _obj(cs["detected"].astype(str).to_numpy()),
+                fmt,
+                titles=[f"{cname[code]}控辍保学劝返复学工作台账", "填报单位：县教育体育局"],
+            )
         # Red-list screening ledgers.
         sc = w.school.screening
         sc = sc[sc["county_code"] == code] if len(sc) else sc
-        for term, g in (sc.groupby("term") if len(sc) else []):
+        for term, g in sc.groupby("term") if len(sc) else []:
             idx = g["child"].to_numpy()
             mentor = _obj([f"{'王李张刘陈杨赵'[(i * 7) % 7]}老师" for i in idx])
             cols = [
                 Col("term", _obj(np.full(len(g), term)), "text", ("学期",)),
                 Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号",)),
                 Col("name", _obj(C["school_name"][idx]), "name", ("学生姓名", "姓名")),
-                Col("school_name", _obj(sch["school_name"].to_numpy()[g["school"].to_numpy()]), "text", ("学校名称",)),
-                Col("risk_score", _obj(g["score"].map("{:.1f}".format).to_numpy()), "text", ("风险分值", "排查得分")),
+                Col(
+                    "school_name",
+                    _obj(sch["school_name"].to_numpy()[g["school"].to_numpy()]),
+                    "text",
+                    ("学校名称",),
+                ),
+                Col(
+                    "risk_score",
+                    _obj(g["score"].map("{:.1f}".format).to_numpy()),
+                    "text",
+                    ("风险分值", "排查得分"),
+                ),
                 Col("rank", g["rank"].to_numpy(), "int", ("排名", "县内排名")),
-                Col("red_list", np.where(g["assigned"], "是", "否").astype(object), "text", ("是否纳入红名单", "纳入红名单")),
-                Col("mentor", np.where(g["assigned"], mentor, "").astype(object), "text", ("包保责任人", "结对帮扶人")),
+                Col(
+                    "red_list",
+                    np.where(g["assigned"], "是", "否").astype(object),
+                    "text",
+                    ("是否纳入红名单", "纳入红名单"),
+                ),
+                Col(
+                    "mentor",
+                    np.where(g["assigned"], mentor, "").astype(object),
+                    "text",
+                    ("包保责任人", "结对帮扶人"),
+                ),
             ]
-            ex.emit("interventions", f"{code}_{cname[code]}_红名单排查_{term}", cols, _obj(C["person_id"][idx]),
-                    np.full(len(g), term, dtype=object), "csv", allow_duplicates=False)
+            ex.emit(
+                "interventions",
+                f"{code}_{cname[code]}_红名单排查_{term}",
+                cols,
+                _obj(C["person_id"][idx]),
+                np.full(len(g), term, dtype=object),
+                "csv",
+                allow_duplicates=False,
+            )
         # Home teaching register.
         st = w.school.student_terms
         ht = st[(st["status"] == "home_teaching")]
@@ -770,18 +1277,37 @@ def _interventions(ex: Extractor) -> None:
         ht = ht[ht["county_code"] == code].sort_values("k").groupby("child").first().reset_index()
         if len(ht):
             idx = ht["child"].to_numpy()
-            start = np.array([w.school.terms[k].start for k in ht["k"]]).astype("datetime64[D]") + np.timedelta64(7, "D")
+            start = np.array([w.school.terms[k].start for k in ht["k"]]).astype(
+                "datetime64[D]"
+            ) + np.timedelta64(7, "D")
             cols = [
                 Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号",)),
                 Col("name", _obj(C["school_name"][idx]), "name", ("学生姓名",)),
-                Col("id_number", _obj(np.where(C["registry_has_id"][idx], C["id_number"][idx], "")), "id", ("身份证号",)),
-                Col("school_name", _obj(sch["school_name"].to_numpy()[ht["school"].to_numpy()]), "text", ("学籍所在学校",)),
+                Col(
+                    "id_number",
+                    _obj(np.where(C["registry_has_id"][idx], C["id_number"][idx], "")),
+                    "id",
+                    ("身份证号",),
+                ),
+                Col(
+                    "school_name",
+                    _obj(sch["school_name"].to_numpy()[ht["school"].to_numpy()]),
+                    "text",
+                    ("学籍所在学校",),
+                ),
                 Col("disability_type", _obj(C["disability_type"][idx]), "text", ("残疾类别",)),
                 Col("start_date", start, "date", ("送教开始日期",)),
                 Col("visits_per_month", np.full(len(ht), 4), "int", ("每月送教次数",)),
             ]
-            ex.emit("interventions", f"{code}_{cname[code]}_送教上门登记", cols, _obj(C["person_id"][idx]),
-                    np.full(len(ht), "", dtype=object), "xlsx", titles=[f"{cname[code]}送教上门学生登记表"])
+            ex.emit(
+                "interventions",
+                f"{code}_{cname[code]}_送教上门登记",
+                cols,
+                _obj(C["person_id"][idx]),
+                np.full(len(ht), "", dtype=object),
+                "xlsx",
+                titles=[f"{cname[code]}送教上门学生登记表"],
+            )
 
 
 def _policies(ex: Extractor) -> None:
@@ -790,18 +1316,34 @@ def _policies(ex: Extractor) -> None:
     pol = pol[pol["policy"] != "mentoring"].copy()
     terms = {t.k: t for t in w.school.terms}
     pol = pol[pol["start_k"] < 99]
-    names = {"video_check": "学生到校情况视频核查", "boarding_subsidy": "建档立卡寄宿生生活补助提标"}
+    names = {
+        "video_check": "学生到校情况视频核查",
+        "boarding_subsidy": "建档立卡寄宿生生活补助提标",
+    }
     cname = w.geo.counties.set_index("code")["name"]
     dates = np.array([terms[k].start for k in pol["start_k"]]).astype("datetime64[D]")
-    doc = [f"{cname[c][:2]}教发〔{str(d)[:4]}〕{(i * 7) % 40 + 1}号" for i, (c, d) in enumerate(zip(pol["county_code"], dates, strict=True))]
+    doc = [
+        f"{cname[c][:2]}教发〔{str(d)[:4]}〕{(i * 7) % 40 + 1}号"
+        for i, (c, d) in enumerate(zip(pol["county_code"], dates, strict=True))
+    ]
     cols = [
-        Col("county", _obj(cname.loc[pol["county_code"]].to_numpy()), "text", ("县(市、区)", "县区")),
+        Col(
+            "county", _obj(cname.loc[pol["county_code"]].to_numpy()), "text", ("县(市、区)", "县区")
+        ),
         Col("policy", _obj([names[x] for x in pol["policy"]]), "text", ("政策措施", "措施名称")),
         Col("adopted", dates, "date", ("实施日期", "执行时间")),
         Col("document", _obj(doc), "text", ("文号",)),
     ]
-    ex.emit("policies", "各县控辍保学政策措施实施情况", cols, np.full(len(pol), "", dtype=object), _obj(pol["county_code"].astype(str).to_numpy()),
-            "xlsx", titles=["各县（市、区）控辍保学政策措施实施情况统计表"], allow_duplicates=False)
+    ex.emit(
+        "policies",
+        "各县控辍保学政策措施实施情况",
+        cols,
+        np.full(len(pol), "", dtype=object),
+        _obj(pol["county_code"].astype(str).to_numpy()),
+        "xlsx",
+        titles=["各县（市、区）控辍保学政策措施实施情况统计表"],
+        allow_duplicates=False,
+    )
 
 
 def _inspections(ex: Extractor) -> None:
@@ -816,14 +1358,36 @@ def _inspections(ex: Extractor) -> None:
             continue
         cols = [
             Col("date", g["date"].to_numpy(), "date", ("督查日期",)),
-            Col("school_code", _obj(sch["school_code"].to_numpy()[g["school"].to_numpy()]), "text", ("学校标识码",)),
-            Col("school_name", _obj(sch["school_name"].to_numpy()[g["school"].to_numpy()]), "text", ("学校名称", "被督查学校")),
+            Col(
+                "school_code",
+                _obj(sch["school_code"].to_numpy()[g["school"].to_numpy()]),
+                "text",
+                ("学校标识码",),
+            ),
+            Col(
+                "school_name",
+                _obj(sch["school_name"].to_numpy()[g["school"].to_numpy()]),
+                "text",
+                ("学校名称", "被督查学校"),
+            ),
             Col("level", _obj(g["level"].to_numpy()), "text", ("督查层级",)),
             Col("problems", g["problems"].to_numpy(), "int", ("发现问题数",)),
-            Col("notice", np.where(g["rectification_notice"], "是", "否").astype(object), "text", ("是否下达整改通知书",)),
+            Col(
+                "notice",
+                np.where(g["rectification_notice"], "是", "否").astype(object),
+                "text",
+                ("是否下达整改通知书",),
+            ),
         ]
-        ex.emit("inspections", f"{y}学年控辍保学督查记录", cols, np.full(len(g), "", dtype=object),
-                _obj(g["school"].astype(str).to_numpy()), "csv", allow_duplicates=False)
+        ex.emit(
+            "inspections",
+            f"{y}学年控辍保学督查记录",
+            cols,
+            np.full(len(g), "", dtype=object),
+            _obj(g["school"].astype(str).to_numpy()),
+            "csv",
+            allow_duplicates=False,
+        )
 
 
 __all__ = ["BUILDERS", "Extractor", "write_all"]

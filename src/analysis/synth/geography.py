@@ -100,7 +100,9 @@ def _build_schools(
     for ci, crow in enumerate(counties.itertuples(index=False)):
         ts = townships[townships["county_code"] == crow.code].reset_index(drop=True)
         # Township order for school placement: the county seat streets first, then by weight.
-        order = np.argsort(-(ts["weight"].to_numpy() + (ts["kind"] == "street") * 10), kind="stable")
+        order = np.argsort(
+            -(ts["weight"].to_numpy() + (ts["kind"] == "street") * 10), kind="stable"
+        )
         for stage, count in (("小学", p_alloc[ci]), ("初中", j_alloc[ci])):
             per_t = _allocate(int(count), ts["weight"].to_numpy(), np.zeros(len(ts)))
             if count >= len(ts):
@@ -119,9 +121,8 @@ def _build_schools(
                     else:
                         base = "中学" if k == 0 else f"第{_cn_num(k + 1)}中学"
                     location = {"street": "城区", "town": "镇区", "township": "乡村"}[trow["kind"]]
-                    boarding = (
-                        (stage == "初中" and location != "城区" and rng.random() < 0.85)
-                        or (stage == "小学" and k == 0 and location == "乡村" and rng.random() < 0.6)
+                    boarding = (stage == "初中" and location != "城区" and rng.random() < 0.85) or (
+                        stage == "小学" and k == 0 and location == "乡村" and rng.random() < 0.6
                     )
                     rows.append(
                         {
@@ -141,11 +142,16 @@ def _build_schools(
     suffix = schools["county_code"].astype(str).str[-2:]
     stage_digit = np.where(schools["stage"] == "小学", "1", "3")
     schools["school_code"] = (
-        "2153" + suffix + pd.Series(stage_digit, index=schools.index) + schools["serial"].map("{:03d}".format)
+        "2153"
+        + suffix
+        + pd.Series(stage_digit, index=schools.index)
+        + schools["serial"].map("{:03d}".format)
     )
     schools = schools.drop(columns="serial")
     dup = schools["school_name"].duplicated(keep=False)
-    schools.loc[dup, "school_name"] = schools.loc[dup, "school_name"] + schools.loc[dup, "school_code"].str[-2:]
+    schools.loc[dup, "school_name"] = (
+        schools.loc[dup, "school_name"] + schools.loc[dup, "school_code"].str[-2:]
+    )
     return schools.reset_index(drop=True)
 
 

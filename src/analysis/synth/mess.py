@@ -30,7 +30,9 @@ class MessLog:
     clean: list[str] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
 
-    def add(self, rows: np.ndarray, column: str, kind: str, clean: np.ndarray, raw: np.ndarray) -> None:
+    def add(
+        self, rows: np.ndarray, column: str, kind: str, clean: np.ndarray, raw: np.ndarray
+    ) -> None:
         self.row.extend(int(r) for r in rows)
         self.column.extend([column] * len(rows))
         self.kind.extend([kind] * len(rows))
@@ -38,7 +40,9 @@ class MessLog:
         self.raw.extend(str(v) for v in raw)
 
 
-def _choose(rng: np.random.Generator, n: int, rates: list[tuple[str, float]], eligible: np.ndarray) -> np.ndarray:
+def _choose(
+    rng: np.random.Generator, n: int, rates: list[tuple[str, float]], eligible: np.ndarray
+) -> np.ndarray:
     """Assign at most one kind per row: '' for untouched, else the kind name."""
     u = rng.random(n)
     out = np.full(n, "", dtype=object)
@@ -151,7 +155,13 @@ def mess_ids(
             else:  # missing, or the registry number typed in its place
                 r = "" if rng.random() < 0.5 else str(regno[i])
             raw[i] = r
-        log.add(idx, column, k, vals[idx], [f"{float(vals[i]):.15g}" if numeric[i] else raw[i] for i in idx])
+        log.add(
+            idx,
+            column,
+            k,
+            vals[idx],
+            [f"{float(vals[i]):.15g}" if numeric[i] else raw[i] for i in idx],
+        )
     lower = ends_x & (kind == "") & (rng.random(n) < rates.id_lower_x)
     if lower.any():
         idx = np.flatnonzero(lower)
@@ -160,7 +170,14 @@ def mess_ids(
     return raw, numeric
 
 
-def legacy15(rng: np.random.Generator, vals: np.ndarray, birth_year: np.ndarray, column: str, log: MessLog, rate: float) -> np.ndarray:
+def legacy15(
+    rng: np.random.Generator,
+    vals: np.ndarray,
+    birth_year: np.ndarray,
+    column: str,
+    log: MessLog,
+    rate: float,
+) -> np.ndarray:
     """Parents born before 1982 sometimes still listed with their first-generation 15-digit ID."""
     raw = vals.copy()
     is18 = (pd.Series(vals, dtype="str").str.len() == 18).fillna(False).to_numpy(dtype=bool)
@@ -172,15 +189,26 @@ def legacy15(rng: np.random.Generator, vals: np.ndarray, birth_year: np.ndarray,
 
 
 def mess_names(
-    rng: np.random.Generator, vals: np.ndarray, column: str, log: MessLog, rates, names: dict, file_dot: str
+    rng: np.random.Generator,
+    vals: np.ndarray,
+    column: str,
+    log: MessLog,
+    rates,
+    names: dict,
+    file_dot: str,
 ) -> np.ndarray:
     """Spaces, homophones, traditional characters, and the file's own dot separator."""
     n = len(vals)
     raw = vals.copy()
     homo, trad = names["homophones"], names["traditional"]
     kind = _choose(
-        rng, n,
-        [("name_spaces", rates.name_spaces), ("name_homophone", rates.name_homophone), ("name_traditional", rates.name_traditional)],
+        rng,
+        n,
+        [
+            ("name_spaces", rates.name_spaces),
+            ("name_homophone", rates.name_homophone),
+            ("name_traditional", rates.name_traditional),
+        ],
         np.ones(n, bool),
     )
     # Eligibility is checked on the chosen rows only (cheap on ten million attendance rows).
@@ -227,7 +255,12 @@ def _render_one(x: np.datetime64, fmt: str, month_only: bool) -> str:
     t = str(x)[:10]
     y, m, d = t[:4], t[5:7], t[8:10]
     if month_only:
-        return {"iso": f"{y}-{m}", "slash": f"{y}/{int(m)}", "compact": f"{y}{m}", "chinese": f"{y}年{int(m)}月"}[fmt]
+        return {
+            "iso": f"{y}-{m}",
+            "slash": f"{y}/{int(m)}",
+            "compact": f"{y}{m}",
+            "chinese": f"{y}年{int(m)}月",
+        }[fmt]
     return {
         "iso": f"{y}-{m}-{d}",
         "slash": f"{y}/{int(m)}/{int(d)}",
@@ -274,5 +307,11 @@ def format_dates(
     if serial.any():
         idx = np.flatnonzero(serial)
         out[idx] = (d[idx] - np.datetime64("1899-12-30")).astype(int).astype(str)
-        log.add(idx, column, "date_excel_serial", [_render_one(d[i], "iso", False) for i in idx], out[idx])
+        log.add(
+            idx,
+            column,
+            "date_excel_serial",
+            [_render_one(d[i], "iso", False) for i in idx],
+            out[idx],
+        )
     return out, serial

@@ -16,7 +16,18 @@ SCHOOL_YEARS: tuple[int, ...] = (2016, 2017, 2018, 2019, 2020)
 TERM_MONTHS: dict[int, tuple[int, ...]] = {1: (9, 10, 11, 12, 1), 2: (3, 4, 5, 6, 7)}
 
 #: School days required in each month of a normal year (holidays taken out).
-DAYS_REQUIRED: dict[int, int] = {9: 20, 10: 16, 11: 22, 12: 22, 1: 10, 3: 22, 4: 20, 5: 19, 6: 20, 7: 8}
+DAYS_REQUIRED: dict[int, int] = {
+    9: 20,
+    10: 16,
+    11: 22,
+    12: 22,
+    1: 10,
+    3: 22,
+    4: 20,
+    5: 19,
+    6: 20,
+    7: 8,
+}
 
 #: The seed report's figures for school year 2020/21 (and 2019/20 for returns).
 SEED_TARGETS: dict[str, float] = {
@@ -72,25 +83,25 @@ class MessRates:
         ("utf-8", 0.35),
         ("utf-8-sig", 0.25),
     )
-    xlsx_title_rows_max: int = 3          # 1..n title rows above the header in an XLSX
+    xlsx_title_rows_max: int = 3  # 1..n title rows above the header in an XLSX
     xlsx_merged_header_per_file: float = 0.5  # share of XLSX files with two-row merged headers
-    id_excel_float: float = 0.004          # ID typed as a number: 5.30402E+17 / numeric cell
-    id_lower_x: float = 0.30               # of IDs ending in X, written with a lower-case x
-    id_fullwidth: float = 0.004            # ID written with full-width digits
-    id_spaces: float = 0.008               # stray spaces (ASCII or U+3000) in an ID
-    id_typo: float = 0.003                 # one digit changed (check digit breaks)
-    id_transposition: float = 0.002        # two adjacent digits swapped (check digit breaks)
-    id_valid_typo: float = 0.0004          # a wrong digit that still passes the check
-    id_missing_regno: float = 0.005        # ID blank or replaced by the registry number
-    parent_id_legacy15: float = 0.25       # parents born before 1982 listed with a 15-digit ID
-    name_spaces: float = 0.008             # stray spaces inside or around a name
-    name_homophone: float = 0.004          # one character replaced by a homophone
-    name_traditional: float = 0.004        # traditional characters in a name
-    legacy_county_address: float = 0.30    # Jiangchuan/Chengjiang address with the old name
-    date_mixed_format: float = 0.05        # a date in another format than the file's usual one
-    duplicate_row: float = 0.003           # exact duplicate of a row in the same file
-    transfer_double_listing: float = 0.5   # of in-prefecture transfers, listed in both schools
-    unknown_school_code: float = 0.001     # school code not in the roster (mistyped)
+    id_excel_float: float = 0.004  # ID typed as a number: 5.30402E+17 / numeric cell
+    id_lower_x: float = 0.30  # of IDs ending in X, written with a lower-case x
+    id_fullwidth: float = 0.004  # ID written with full-width digits
+    id_spaces: float = 0.008  # stray spaces (ASCII or U+3000) in an ID
+    id_typo: float = 0.003  # one digit changed (check digit breaks)
+    id_transposition: float = 0.002  # two adjacent digits swapped (check digit breaks)
+    id_valid_typo: float = 0.0004  # a wrong digit that still passes the check
+    id_missing_regno: float = 0.005  # ID blank or replaced by the registry number
+    parent_id_legacy15: float = 0.25  # parents born before 1982 listed with a 15-digit ID
+    name_spaces: float = 0.008  # stray spaces inside or around a name
+    name_homophone: float = 0.004  # one character replaced by a homophone
+    name_traditional: float = 0.004  # traditional characters in a name
+    legacy_county_address: float = 0.30  # Jiangchuan/Chengjiang address with the old name
+    date_mixed_format: float = 0.05  # a date in another format than the file's usual one
+    duplicate_row: float = 0.003  # exact duplicate of a row in the same file
+    transfer_double_listing: float = 0.5  # of in-prefecture transfers, listed in both schools
+    unknown_school_code: float = 0.001  # school code not in the roster (mistyped)
 
 
 @dataclass(frozen=True)

@@ -24,21 +24,39 @@ from analysis.synth.params import SynthParams
 
 ETHNIC_COLUMNS = ("han", "yi", "dai", "hani", "hui", "miao", "mongol")
 ETHNIC_NAMES = {
-    "han": "汉族", "yi": "彝族", "dai": "傣族", "hani": "哈尼族",
-    "hui": "回族", "miao": "苗族", "mongol": "蒙古族",
+    "han": "汉族",
+    "yi": "彝族",
+    "dai": "傣族",
+    "hani": "哈尼族",
+    "hui": "回族",
+    "miao": "苗族",
+    "mongol": "蒙古族",
 }
 #: Origins of migrant children (随迁子女): ID area codes and names outside the prefecture.
 MIGRANT_ORIGINS = (
-    (530302, "云南省曲靖市麒麟区"), (530621, "云南省昭通市鲁甸县"), (532501, "云南省红河州个旧市"),
-    (532524, "云南省红河州建水县"), (532301, "云南省楚雄州楚雄市"), (511321, "四川省南充市南部县"),
-    (513401, "四川省凉山州西昌市"), (522401, "贵州省毕节市七星关区"), (522101, "贵州省遵义市汇川区"),
+    (530302, "云南省曲靖市麒麟区"),
+    (530621, "云南省昭通市鲁甸县"),
+    (532501, "云南省红河州个旧市"),
+    (532524, "云南省红河州建水县"),
+    (532301, "云南省楚雄州楚雄市"),
+    (511321, "四川省南充市南部县"),
+    (513401, "四川省凉山州西昌市"),
+    (522401, "贵州省毕节市七星关区"),
+    (522101, "贵州省遵义市汇川区"),
     (430521, "湖南省邵阳县"),
 )
 #: Where families living outside the prefecture are (the hukou extract's current address).
 OUTSIDE_PLACES = (
-    "浙江省宁波市鄞州区", "浙江省义乌市", "广东省东莞市长安镇", "广东省深圳市宝安区",
-    "上海市松江区", "福建省晋江市", "江苏省苏州市昆山市", "云南省昆明市官渡区",
-    "云南省昆明市呈贡区", "四川省成都市双流区",
+    "浙江省宁波市鄞州区",
+    "浙江省义乌市",
+    "广东省东莞市长安镇",
+    "广东省深圳市宝安区",
+    "上海市松江区",
+    "福建省晋江市",
+    "江苏省苏州市昆山市",
+    "云南省昆明市官渡区",
+    "云南省昆明市呈贡区",
+    "四川省成都市双流区",
 )
 DISABILITY_TYPES = ("视力", "听力", "言语", "肢体", "智力", "精神", "多重")
 
@@ -101,7 +119,9 @@ def build_population(params: SynthParams, rng: np.random.Generator, geo: Geograp
     pov_base = counties.loc[hh_county, "poverty_share"].to_numpy()
     pov_p = pov_base * np.where(hh_rural, 1.25, 0.35) * np.where(eth == "han", 0.85, 1.25)
     poor = rng.random(n_hh) < pov_p
-    reg_year = np.where(poor, rng.choice([2014, 2015, 2016, 2017], n_hh, p=[0.7, 0.15, 0.1, 0.05]), 0)
+    reg_year = np.where(
+        poor, rng.choice([2014, 2015, 2016, 2017], n_hh, p=[0.7, 0.15, 0.1, 0.05]), 0
+    )
     lift = rng.choice([2016, 2017, 2018, 2019, 2020], n_hh, p=[0.18, 0.25, 0.27, 0.22, 0.08])
     lift_year = np.where(poor, np.maximum(lift, reg_year + 1), 0)
     low_income = rng.random(n_hh) < np.where(poor, 0.25, 0.015)
@@ -153,8 +173,12 @@ def build_population(params: SynthParams, rng: np.random.Generator, geo: Geograp
     # Entry delay: late entry is likelier for rural, poor, minority children and boys.
     ld = rng.random(n) < params.learning_difficulty_share * np.where(ch["poverty"], 1.6, 1.0)
     late_prop = (
-        0.6 * ch["rural"].to_numpy() + 0.5 * ch["poverty"].to_numpy() + 0.4 * (ch["ethnicity"] != "han").to_numpy()
-        + 0.6 * ld + 0.2 * (sex == "M") + rng.normal(0, 1, n)
+        0.6 * ch["rural"].to_numpy()
+        + 0.5 * ch["poverty"].to_numpy()
+        + 0.4 * (ch["ethnicity"] != "han").to_numpy()
+        + 0.6 * ld
+        + 0.2 * (sex == "M")
+        + rng.normal(0, 1, n)
     )
     delay = np.zeros(n, dtype=int)
     for a in np.unique(child_A):
@@ -179,7 +203,9 @@ def build_population(params: SynthParams, rng: np.random.Generator, geo: Geograp
         rng.random(n) < params.move_out_per_year * 5, rng.choice([2017, 2018, 2019, 2020], n), 0
     )
     move_out[living_outside] = 0
-    arrive = np.where(migrant, np.where(rng.random(n) < 0.35, rng.choice([2017, 2018, 2019, 2020], n), 2016), 0)
+    arrive = np.where(
+        migrant, np.where(rng.random(n) < 0.35, rng.choice([2017, 2018, 2019, 2020], n), 2016), 0
+    )
     move_out[migrant & (arrive > 2016)] = 0
 
     children = pd.DataFrame(
@@ -215,13 +241,17 @@ def build_population(params: SynthParams, rng: np.random.Generator, geo: Geograp
     deferred = pool & (children["pool_kind"] == "disabled").to_numpy()
     children.loc[pool, ["disabled", "home_teaching"]] = False
     children.loc[deferred, "disabled"] = True
-    children.loc[deferred, "disability_type"] = rng.choice(["智力", "多重", "肢体", "精神"], int(deferred.sum()))
+    children.loc[deferred, "disability_type"] = rng.choice(
+        ["智力", "多重", "肢体", "精神"], int(deferred.sum())
+    )
     children.loc[deferred, "disability_level"] = rng.choice([1, 2], int(deferred.sum()))
     children.loc[pool & ~deferred, ["disability_type"]] = ""
     children.loc[pool & ~deferred, ["disability_level"]] = 0
     children = children.drop(columns=["rep_prop"])
     children = _add_identity(params, rng, children, households)
-    households = households[households["household_id"].isin(children["household_id"])].reset_index(drop=True)
+    households = households[households["household_id"].isin(children["household_id"])].reset_index(
+        drop=True
+    )
     parents = _make_parents(rng, households, children)
     return Population(households=households, children=children, parents=parents)
 
@@ -241,11 +271,16 @@ def late_entry_share(a: int, params: SynthParams) -> float:
 def in_registry_2020(c: pd.DataFrame) -> np.ndarray:
     """Children who are students in the prefecture in autumn 2020 if nothing else happens."""
     grade = 2020 - c["entry_year"].to_numpy() - c["repeats"].to_numpy() + 1
-    resident = ~c["living_outside"].to_numpy() & ~((c["move_out_year"] > 0) & (c["move_out_year"] <= 2020)).to_numpy()
+    resident = (
+        ~c["living_outside"].to_numpy()
+        & ~((c["move_out_year"] > 0) & (c["move_out_year"] <= 2020)).to_numpy()
+    )
     return resident & (grade >= 1) & (grade <= 9), grade
 
 
-def _thin_to_targets(params: SynthParams, rng: np.random.Generator, c: pd.DataFrame) -> pd.DataFrame:
+def _thin_to_targets(
+    params: SynthParams, rng: np.random.Generator, c: pd.DataFrame
+) -> pd.DataFrame:
     """Drop children so that autumn-2020 primary and junior counts equal the scaled targets.
 
     Cohorts A >= 2015 are almost all primary in 2020, A <= 2013 almost all junior or beyond;
@@ -319,7 +354,7 @@ def _calibrate_junior_rate(params: SynthParams, c: pd.DataFrame) -> pd.DataFrame
         late[pick] = 1
     elif diff < 0:
         cand = np.flatnonzero(band & (A == 2014) & (late == 1) & (c["repeats"].to_numpy() == 0))
-        pick = cand[np.argsort(prop[cand], kind="stable")[: -diff]]
+        pick = cand[np.argsort(prop[cand], kind="stable")[:-diff]]
         late[pick] = 0
     c["entry_delay"] = late
     c["entry_year"] = A + late
@@ -347,7 +382,9 @@ def _calibrate_consolidation(params: SynthParams, c: pd.DataFrame) -> pd.DataFra
     E = c["entry_year"].to_numpy()
     rep = c["repeats"].to_numpy().copy()
     prop = c["rep_prop"].to_numpy()
-    r10 = int((member & (E == 2010) & (rep == 1)).sum()) + int((member & (E == 2009) & (rep == 2)).sum())
+    r10 = int((member & (E == 2010) & (rep == 1)).sum()) + int(
+        (member & (E == 2009) & (rep == 2)).sum()
+    )
     base = int((member & (E == 2011)).sum())
     r11 = r10 + int(round((1 - params.targets["consolidation_rate"] / 100) * base))
     cand = np.flatnonzero(member & (E == 2011))
@@ -357,7 +394,9 @@ def _calibrate_consolidation(params: SynthParams, c: pd.DataFrame) -> pd.DataFra
     return c
 
 
-def _add_never_enrolled_pool(params: SynthParams, rng: np.random.Generator, c: pd.DataFrame) -> pd.DataFrame:
+def _add_never_enrolled_pool(
+    params: SynthParams, rng: np.random.Generator, c: pd.DataFrame
+) -> pd.DataFrame:
     """Candidates for children never enrolled (失学) or deferred for disability (缓学).
 
     They live in the prefecture and appear only in the household registration. How many of
@@ -391,7 +430,9 @@ def _add_never_enrolled_pool(params: SynthParams, rng: np.random.Generator, c: p
 def _add_disability(params: SynthParams, rng: np.random.Generator, c: pd.DataFrame) -> pd.DataFrame:
     n = len(c)
     dis = rng.random(n) < params.disability_share * np.where(c["learning_difficulty"], 2.0, 0.9)
-    dtype = np.where(dis, _pick(rng, DISABILITY_TYPES, n, [0.1, 0.12, 0.08, 0.25, 0.3, 0.05, 0.1]), "")
+    dtype = np.where(
+        dis, _pick(rng, DISABILITY_TYPES, n, [0.1, 0.12, 0.08, 0.25, 0.3, 0.05, 0.1]), ""
+    )
     level = np.where(dis, rng.choice([1, 2, 3, 4], n, p=[0.15, 0.25, 0.3, 0.3]), 0)
     severe = dis & (level <= 2) & np.isin(dtype, ["智力", "肢体", "多重", "精神"])
     home = severe & (rng.random(n) < params.home_teaching_share / 0.27)
@@ -450,7 +491,9 @@ def _add_identity(
         name[mask] = _pick(rng, firsts, k) + "·" + _pick(rng, seconds, k)
     k = int(dai_t.sum())
     dsex = c["sex"].to_numpy()[dai_t]
-    dfirst = np.where(dsex == "M", _pick(rng, tr["dai_male_first"], k), _pick(rng, tr["dai_female_first"], k))
+    dfirst = np.where(
+        dsex == "M", _pick(rng, tr["dai_male_first"], k), _pick(rng, tr["dai_female_first"], k)
+    )
     name[dai_t] = dfirst + "·" + _pick(rng, tr["dai_second"], k)
     # Yi children with a transliterated name often go to school under a Han name.
     han_at_school = yi_t & (rng.random(n) < 0.45)
@@ -476,12 +519,19 @@ def _add_identity(
     # Some students are registered without an ID number (temporary L-prefixed number).
     no_id = rng.random(n) < np.where(mig, 0.08, 0.008)
     c["registry_has_id"] = ~no_id
-    lnum = np.array([f"L{a}{str(b).replace('-', '')}{rng.integers(0, 1000):03d}0" for a, b in zip(area, c["birth_date"].to_numpy().astype("datetime64[D]"), strict=True)])
+    lnum = np.array(
+        [
+            f"L{a}{str(b).replace('-', '')}{rng.integers(0, 1000):03d}0"
+            for a, b in zip(area, c["birth_date"].to_numpy().astype("datetime64[D]"), strict=True)
+        ]
+    )
     c["student_no"] = np.where(no_id, lnum, np.char.add("G", ids.astype(str)))
     return c
 
 
-def _unique_ids(rng: np.random.Generator, area: np.ndarray, birth: np.ndarray, male: np.ndarray) -> np.ndarray:
+def _unique_ids(
+    rng: np.random.Generator, area: np.ndarray, birth: np.ndarray, male: np.ndarray
+) -> np.ndarray:
     """ID numbers unique across the population (order codes redrawn on collision)."""
     n = len(area)
     order = rng.integers(0, 500, n) * 2 + male
@@ -495,7 +545,9 @@ def _unique_ids(rng: np.random.Generator, area: np.ndarray, birth: np.ndarray, m
     raise RuntimeError("could not draw unique ID numbers")
 
 
-def _make_parents(rng: np.random.Generator, households: pd.DataFrame, children: pd.DataFrame) -> pd.DataFrame:
+def _make_parents(
+    rng: np.random.Generator, households: pd.DataFrame, children: pd.DataFrame
+) -> pd.DataFrame:
     """A father and a mother per household, born 22-38 years before their eldest child."""
     names = load_names()
     eldest = children.groupby("household_id")["birth_date"].min()
@@ -505,8 +557,11 @@ def _make_parents(rng: np.random.Generator, households: pd.DataFrame, children: 
     for role, sexv, gap in (("father", "M", (24, 38)), ("mother", "F", (21, 34))):
         k = len(hh)
         age = rng.integers(gap[0], gap[1], k)
-        b = (eldest.to_numpy().astype("datetime64[D]") - (age * 365.25).astype("timedelta64[D]")
-             - rng.integers(0, 365, k).astype("timedelta64[D]"))
+        b = (
+            eldest.to_numpy().astype("datetime64[D]")
+            - (age * 365.25).astype("timedelta64[D]")
+            - rng.integers(0, 365, k).astype("timedelta64[D]")
+        )
         if role == "father":
             nm = surnames + _given_name(rng, np.full(k, "M"), names)
         else:
@@ -531,6 +586,8 @@ def _make_parents(rng: np.random.Generator, households: pd.DataFrame, children: 
         )
     parents = pd.concat(rows, ignore_index=True)
     male = (parents["sex"] == "M").to_numpy().astype(int)
-    parents["id_number"] = _unique_ids(rng, parents["id_area"].to_numpy(), parents["birth_date"].to_numpy(), male)
+    parents["id_number"] = _unique_ids(
+        rng, parents["id_area"].to_numpy(), parents["birth_date"].to_numpy(), male
+    )
     parents.insert(0, "person_id", [f"A{i:07d}" for i in range(len(parents))])
     return parents

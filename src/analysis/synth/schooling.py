@@ -79,8 +79,8 @@ NAT = np.datetime64("NaT", "D")
 
 #: Mean true effects (risk ratio on the term's dropout probability) and their county spread.
 EFFECT_MEANS = {
-    "mentoring": 0.75,      # red-list mentoring, per mentored student-term
-    "video_check": 0.85,    # county policy: video verification of attendance
+    "mentoring": 0.75,  # red-list mentoring, per mentored student-term
+    "video_check": 0.85,  # county policy: video verification of attendance
     "boarding_subsidy": 0.70,  # county policy: raised allowance, poor boarders only
 }
 #: Multipliers of the daily return hazard once each step of the procedure is reached.
@@ -114,7 +114,9 @@ def make_terms() -> list[Term]:
             else:
                 start, end = np.datetime64(f"{y + 1}-03-01"), np.datetime64(f"{y + 1}-07-15")
             months = [(y if m >= 9 else y + 1, m) for m in TERM_MONTHS[t]]
-            terms.append(Term(len(terms), y, t, start, end, start + np.timedelta64(14, "D"), months))
+            terms.append(
+                Term(len(terms), y, t, start, end, start + np.timedelta64(14, "D"), months)
+            )
     return terms
 
 
@@ -136,14 +138,14 @@ class Schooling:
 
     terms: list[Term]
     schools: pd.DataFrame
-    student_terms: pd.DataFrame          # truth: one row per child in the registry per term
-    attendance: pd.DataFrame             # per child per school month (what schools recorded)
-    cases: pd.DataFrame                  # persuasion-to-return cases
-    screening: pd.DataFrame              # red-list screening ledgers per county-term
-    policies: pd.DataFrame               # county policy adoptions
-    inspections: pd.DataFrame            # school inspection visits
-    effects: pd.DataFrame                # true effects per county and intervention
-    graduated_year: np.ndarray           # per child: summer of grade-9 completion (0 = not)
+    student_terms: pd.DataFrame  # truth: one row per child in the registry per term
+    attendance: pd.DataFrame  # per child per school month (what schools recorded)
+    cases: pd.DataFrame  # persuasion-to-return cases
+    screening: pd.DataFrame  # red-list screening ledgers per county-term
+    policies: pd.DataFrame  # county policy adoptions
+    inspections: pd.DataFrame  # school inspection visits
+    effects: pd.DataFrame  # true effects per county and intervention
+    graduated_year: np.ndarray  # per child: summer of grade-9 completion (0 = not)
     extra: dict = field(default_factory=dict)
 
 
@@ -158,7 +160,9 @@ def _sigmoid(x):
 def _solve_intercepts(x: np.ndarray, group: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Per-group intercept a with mean(sigmoid(a + x)) == target[group] (Newton, vectorised)."""
     ng = len(target)
-    a = _logit(np.clip(target, 1e-6, 0.5)) - np.bincount(group, x, ng) / np.maximum(np.bincount(group, None, ng), 1)
+    a = _logit(np.clip(target, 1e-6, 0.5)) - np.bincount(group, x, ng) / np.maximum(
+        np.bincount(group, None, ng), 1
+    )
     cnt = np.maximum(np.bincount(group, None, ng), 1)
     for _ in range(30):
         p = _sigmoid(a[group] + x)
@@ -171,7 +175,9 @@ def _solve_intercepts(x: np.ndarray, group: np.ndarray, target: np.ndarray) -> n
     return a
 
 
-def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geography, pop: Population) -> Schooling:
+def simulate_schooling(
+    params: SynthParams, rng: np.random.Generator, geo: Geography, pop: Population
+) -> Schooling:
     """Run the ten terms. Returns the truth and the raw material of every registry."""
     c = pop.children
     hh = pop.households.set_index("household_id")
@@ -217,9 +223,7 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
     boards_if_can = rng.random(n) < 0.7
 
     # Engagement.
-    mu = (
-        -0.7 * LD - 0.25 * (poor_reg > 0) - 0.3 * LB - 0.3 * hh_factor + rng.normal(0, 0.5, n)
-    )
+    mu = -0.7 * LD - 0.25 * (poor_reg > 0) - 0.3 * LB - 0.3 * hh_factor + rng.normal(0, 0.5, n)
     e = mu + rng.normal(0, 0.85, n)
 
     # ---- true effects per county --------------------------------------------------------
@@ -233,7 +237,8 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
     rr_video = county_rr("video_check")
     rr_board = county_rr("boarding_subsidy")
     step_eff = {
-        s: 1 + np.clip(rng.normal(m - 1, (m - 1) / 2, n_c), 0.05, None) for s, m in STEP_EFFECT_MEANS.items()
+        s: 1 + np.clip(rng.normal(m - 1, (m - 1) / 2, n_c), 0.05, None)
+        for s, m in STEP_EFFECT_MEANS.items()
     }
     # Adoption terms (index k; 99 = never). Mentoring starts for every county at some point.
     mentor_start = rng.choice([3, 4, 5, 6], n_c)
@@ -243,13 +248,13 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
     county_return = rng.lognormal(0, 0.25, n_c)  # county's persuasion strength
 
     # ---- state ---------------------------------------------------------------------------
-    out = np.zeros(n, bool)             # currently out of school after a dropout
-    case_of = np.full(n, -1)            # open case index
-    ret_date = np.full(n, NAT)          # planned return date of an open case
-    returned_k = np.full(n, -100)       # term index of the last return
+    out = np.zeros(n, bool)  # currently out of school after a dropout
+    case_of = np.full(n, -1)  # open case index
+    ret_date = np.full(n, NAT)  # planned return date of an open case
+    returned_k = np.full(n, -100)  # term index of the last return
     returned_ever = np.zeros(n, bool)
-    school = np.full(n, -1)             # current school (or the school holding the registry)
-    gone = np.zeros(n, bool)            # moved out of the prefecture
+    school = np.full(n, -1)  # current school (or the school holding the registry)
+    gone = np.zeros(n, bool)  # moved out of the prefecture
     graduated = np.zeros(n, dtype=np.int16)
     sib_dropped = np.zeros(n, bool)
     last_unexc = np.zeros(n, np.int16)  # unexcused days in the previous term (observed)
@@ -289,6 +294,8 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
         for i in np.flatnonzero(moved_now & out):
             cases[case_of[i]]["outcome"] = "随家庭迁出"
             cases[case_of[i]]["closed"] = term.start
+            cases[case_of[i]]["return_date"] = NAT  # left with the family: no return here
+            ret_date[i] = NAT
             out[i] = False
             case_of[i] = -1
         if y == 2019 and term.term == 1:
@@ -316,6 +323,8 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
         for i in np.flatnonzero(lost):
             cases[case_of[i]]["outcome"] = "未返校(超出义务教育年限)"
             cases[case_of[i]]["closed"] = term.start
+            cases[case_of[i]]["return_date"] = NAT
+            ret_date[i] = NAT
             out[i] = False
             case_of[i] = -1
         scope = present & (y >= E) & (cg <= 9) & (graduated == 0)
@@ -324,7 +333,10 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
             for i in np.flatnonzero(out):
                 cs = cases[case_of[i]]
                 if np.isnat(ret_date[i]) or ret_date[i] > deadline:
-                    lo = max(cs["detected"] + np.timedelta64(10, "D"), term.start + np.timedelta64(9, "D"))
+                    lo = max(
+                        cs["detected"] + np.timedelta64(10, "D"),
+                        term.start + np.timedelta64(9, "D"),
+                    )
                     ret_date[i] = _campaign_date(rng, lo, deadline)
                     cs["return_date"] = ret_date[i]
                     cs["closed"] = ret_date[i]
@@ -342,7 +354,11 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
             transfer = in_school & (rng.random(n) < params.transfer_per_year) & (prev_school >= 0)
             same_county = rng.random(n) < 0.7
             for i in np.flatnonzero(transfer):
-                cands = np.flatnonzero(v_county == v_county[v_of[i]]) if same_county[i] else np.arange(len(vil))
+                cands = (
+                    np.flatnonzero(v_county == v_county[v_of[i]])
+                    if same_county[i]
+                    else np.arange(len(vil))
+                )
                 v_of[i] = cands[rng.integers(len(cands))]
         stage_junior = cg >= 7
         want = np.where(stage_junior, junior_of_v[v_of], primary_of_v[v_of])
@@ -352,7 +368,9 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
         changed = in_school & (prev_school >= 0) & (new_school != prev_school)
         natural_move = changed & ~transfer  # grade-7 entry or a new catchment
         school = np.where(scope | moved_now, new_school, school)
-        boarding = s_boarding[np.maximum(school, 0)] & boards_if_can & s_rural[np.maximum(school, 0)]
+        boarding = (
+            s_boarding[np.maximum(school, 0)] & boards_if_can & s_rural[np.maximum(school, 0)]
+        )
 
         # ---- suspensions (休学): one term, for illness ------------------------------------
         at_risk = in_school & ~HOME
@@ -375,8 +393,13 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
         # ---- red-list screening and mentoring -------------------------------------------
         mentored = np.zeros(n, bool)
         score = (
-            0.35 * last_unexc + 2.0 * pov_now + 1.2 * overage + 3.0 * returned_ever
-            + 1.0 * LB + 0.8 * DIS + rng.normal(0, 1.0, n)
+            0.35 * last_unexc
+            + 2.0 * pov_now
+            + 1.2 * overage
+            + 3.0 * returned_ever
+            + 1.0 * LB
+            + 0.8 * DIS
+            + rng.normal(0, 1.0, n)
         )
         score = np.round(score, 1)
         for ci in range(n_c):
@@ -407,7 +430,9 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
 
         # ---- hazard ---------------------------------------------------------------------
         # A dropout's registry stays at the school left, at most that school's top grade.
-        grade = np.where(in_school, cg, np.minimum(cg, np.where(s_junior[np.maximum(school, 0)], 9, 6)))
+        grade = np.where(
+            in_school, cg, np.minimum(cg, np.where(s_junior[np.maximum(school, 0)], 9, 6))
+        )
         recent_return = (k - returned_k) <= 2
         x = (
             -0.8 * e
@@ -438,7 +463,10 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
         norm_c = (1 - aut_share) + aut_share * AUTONOMOUS_MULTIPLIER
         group = cidx * 2 + stage_junior.astype(int)
         targets = np.array(
-            [base * cmult[g // 2] * (JUNIOR_MULTIPLIER if g % 2 else 1.0) / norm / norm_c for g in range(2 * n_c)]
+            [
+                base * cmult[g // 2] * (JUNIOR_MULTIPLIER if g % 2 else 1.0) / norm / norm_c
+                for g in range(2 * n_c)
+            ]
         )
         idx_r = np.flatnonzero(at_risk)
         alpha = _solve_intercepts(x[idx_r], group[idx_r], targets)
@@ -459,7 +487,9 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
                 target_total = int(round(params.targets["returns_2019"] * params.fraction))
                 k_new_total = target_total - stock
                 if k_new_total < 1:
-                    raise RuntimeError(f"dropout stock {stock} exceeds the 2019/20 returns target {target_total}")
+                    raise RuntimeError(
+                        f"dropout stock {stock} exceeds the 2019/20 returns target {target_total}"
+                    )
                 k_new = {1: k_new_total // 2, 2: k_new_total - k_new_total // 2}
             kk = k_new[term.term]
             w = h1[idx_r]
@@ -505,7 +535,9 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
             if rin.any():
                 ret_m[rin] = mi
                 into = np.clip((ret_date[rin] - month_start).astype(int), 0, 31)
-                ret_day[rin] = np.minimum(into * req[rin, mi] // 31, np.maximum(req[rin, mi] - 1, 0))
+                ret_day[rin] = np.minimum(
+                    into * req[rin, mi] // 31, np.maximum(req[rin, mi] - 1, 0)
+                )
             shock = np.where((drop_m >= 0) & ((drop_m == mi) | (drop_m == mi + 1)), -1.4, 0.0)
             e_eff = e + shock
             r_m = req[:, mi]
@@ -514,7 +546,12 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
             marked = np.zeros(n, bool)
             openc = case_of >= 0
             if openc.any():
-                mk = np.array([cases[j]["marked"] and cases[j]["detected"] < term.snapshot for j in case_of[openc]])
+                mk = np.array(
+                    [
+                        cases[j]["marked"] and cases[j]["detected"] < term.snapshot
+                        for j in case_of[openc]
+                    ]
+                )
                 marked[openc] = mk & ~(drop & (drop_m >= 0))[openc]
             has_row = scope & ~HOME & ~susp & (r_m > 0) & ~marked & (school >= 0)
             idx = np.flatnonzero(has_row)
@@ -525,7 +562,12 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
             unexc = rng.binomial(rq, p_un).astype(np.int16)
             farm = 1.5 if m in (5, 6, 9, 10) else 1.0
             winter = 1.3 if m in (12, 1, 3) else 1.0
-            pers = rng.poisson(params.personal_leave_mean * np.exp(-0.45 * e_eff[idx]) * farm * np.where(pov_now[idx], 1.5, 1.0))
+            pers = rng.poisson(
+                params.personal_leave_mean
+                * np.exp(-0.45 * e_eff[idx])
+                * farm
+                * np.where(pov_now[idx], 1.5, 1.0)
+            )
             sick = rng.poisson(params.sick_leave_mean * winter * np.where(DIS[idx], 2.0, 1.0))
             # Out of school for part or all of the month.
             was_out = out[idx]
@@ -533,10 +575,10 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
             d_before = drop[idx] & (drop_m[idx] >= 0) & (drop_m[idx] < mi)
             r_here = ret_m[idx] == mi
             away = np.zeros(len(idx), np.int16)
-            away = np.where(was_out & ~r_here, rq, away)                       # whole month out
-            away = np.where(was_out & r_here, ret_day[idx], away)              # back mid-month
+            away = np.where(was_out & ~r_here, rq, away)  # whole month out
+            away = np.where(was_out & r_here, ret_day[idx], away)  # back mid-month
             away = np.where(d_before & ~r_here, rq, away)
-            away = np.where(d_here, rq - drop_day[idx], away)                  # left mid-month
+            away = np.where(d_here, rq - drop_day[idx], away)  # left mid-month
             pers = np.minimum(pers, rq - away).astype(np.int16)
             sick = np.minimum(sick, rq - away - pers).astype(np.int16)
             unexc = np.minimum(unexc, rq - away - pers - sick) + away
@@ -560,9 +602,24 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
             for i in np.flatnonzero(drop & (drop_m == mi)):
                 day_cal = month_start + np.timedelta64(int(drop_day[i] * 30 // max(r_m[i], 1)), "D")
                 case = _open_case(
-                    rng, i, day_cal, y, cidx[i], county_return[cidx[i]], step_eff, age[i], male[i],
-                    autonomous_c[cidx[i]], pov_now[i], LD[i], MIG[i], DIS[i], school[i], grade[i],
-                    class_grad_date(y, int(cg[i])), deadline,
+                    rng,
+                    i,
+                    day_cal,
+                    y,
+                    cidx[i],
+                    county_return[cidx[i]],
+                    step_eff,
+                    age[i],
+                    male[i],
+                    autonomous_c[cidx[i]],
+                    pov_now[i],
+                    LD[i],
+                    MIG[i],
+                    DIS[i],
+                    school[i],
+                    grade[i],
+                    class_grad_date(y, int(cg[i])),
+                    deadline,
                 )
                 case_of[i] = len(cases)
                 cases.append(case)
@@ -579,8 +636,13 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
         rows_mask = scope | (moved_now & (school >= 0))
         idx = np.flatnonzero(rows_mask)
         status = np.where(
-            moved_now[idx], "moved_out",
-            np.where(~in_school[idx], "out_dropout", np.where(susp[idx], "suspended", np.where(HOME[idx], "home_teaching", "in_school"))),
+            moved_now[idx],
+            "moved_out",
+            np.where(
+                ~in_school[idx],
+                "out_dropout",
+                np.where(susp[idx], "suspended", np.where(HOME[idx], "home_teaching", "in_school")),
+            ),
         )
         st_rows.append(
             pd.DataFrame(
@@ -621,26 +683,75 @@ def simulate_schooling(params: SynthParams, rng: np.random.Generator, geo: Geogr
 
     # ---- assemble ------------------------------------------------------------------------------
     student_terms = pd.concat(st_rows, ignore_index=True)
-    attendance = pd.DataFrame({key: np.concatenate([p[key] for p in att_parts]) for key in att_parts[0]})
+    attendance = pd.DataFrame(
+        {key: np.concatenate([p[key] for p in att_parts]) for key in att_parts[0]}
+    )
     cases_df = pd.DataFrame(cases)
     screening = pd.concat(screen_rows, ignore_index=True) if screen_rows else pd.DataFrame()
     label = {t.k: t.label for t in terms}
     pol_rows = []
     for ci, code in enumerate(county_codes):
-        for name, start in (("video_check", video_start[ci]), ("boarding_subsidy", board_start[ci]), ("mentoring", mentor_start[ci])):
-            pol_rows.append({"county_code": code, "policy": name, "start_k": int(start), "start_term": label.get(int(start), "never")})
+        for name, start in (
+            ("video_check", video_start[ci]),
+            ("boarding_subsidy", board_start[ci]),
+            ("mentoring", mentor_start[ci]),
+        ):
+            pol_rows.append(
+                {
+                    "county_code": code,
+                    "policy": name,
+                    "start_k": int(start),
+                    "start_term": label.get(int(start), "never"),
+                }
+            )
     policies = pd.DataFrame(pol_rows)
     eff = []
     for ci, code in enumerate(county_codes):
-        eff += [
-            {"county_code": code, "intervention": "mentoring", "parameter": "risk_ratio", "value": rr_mentor[ci]},
-            {"county_code": code, "intervention": "video_check", "parameter": "risk_ratio", "value": rr_video[ci]},
-            {"county_code": code, "intervention": "boarding_subsidy", "parameter": "risk_ratio", "value": rr_board[ci]},
-            {"county_code": code, "intervention": "persuasion", "parameter": "base_return_strength", "value": county_return[ci]},
-        ] + [
-            {"county_code": code, "intervention": f"persuasion_step{s}", "parameter": "return_hazard_ratio", "value": step_eff[s][ci]}
-            for s in (2, 3, 4)
-        ] + [{"county_code": code, "intervention": "inspection", "parameter": "risk_ratio", "value": 1.0}]
+        eff += (
+            [
+                {
+                    "county_code": code,
+                    "intervention": "mentoring",
+                    "parameter": "risk_ratio",
+                    "value": rr_mentor[ci],
+                },
+                {
+                    "county_code": code,
+                    "intervention": "video_check",
+                    "parameter": "risk_ratio",
+                    "value": rr_video[ci],
+                },
+                {
+                    "county_code": code,
+                    "intervention": "boarding_subsidy",
+                    "parameter": "risk_ratio",
+                    "value": rr_board[ci],
+                },
+                {
+                    "county_code": code,
+                    "intervention": "persuasion",
+                    "parameter": "base_return_strength",
+                    "value": county_return[ci],
+                },
+            ]
+            + [
+                {
+                    "county_code": code,
+                    "intervention": f"persuasion_step{s}",
+                    "parameter": "return_hazard_ratio",
+                    "value": step_eff[s][ci],
+                }
+                for s in (2, 3, 4)
+            ]
+            + [
+                {
+                    "county_code": code,
+                    "intervention": "inspection",
+                    "parameter": "risk_ratio",
+                    "value": 1.0,
+                }
+            ]
+        )
     effects = pd.DataFrame(eff)
     inspections = _inspections(rng, terms, schools)
     return Schooling(
@@ -671,7 +782,9 @@ def _rejoin_one(i, out, case_of, returned_k, returned_ever, k, e, mu) -> None:
     e[i] = mu[i] - 0.3
 
 
-def _catchments(rng: np.random.Generator, vil: pd.DataFrame, schools: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _catchments(
+    rng: np.random.Generator, vil: pd.DataFrame, schools: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
     """Each village's primary and junior-middle school: its township's, else its county's."""
     prim = np.empty(len(vil), dtype=np.int32)
     jun = np.empty(len(vil), dtype=np.int32)
@@ -688,12 +801,36 @@ def _catchments(rng: np.random.Generator, vil: pd.DataFrame, schools: pd.DataFra
     return prim, jun
 
 
-WHEREABOUTS = ("在家", "外出务工(浙江省)", "外出务工(广东省)", "外出务工(上海市)", "外出务工(省内)", "随父母外出", "早婚")
+WHEREABOUTS = (
+    "在家",
+    "外出务工(浙江省)",
+    "外出务工(广东省)",
+    "外出务工(上海市)",
+    "外出务工(省内)",
+    "随父母外出",
+    "早婚",
+)
 
 
 def _open_case(
-    rng, child, dropped_on, y, ci, strength, step_eff, age, male, autonomous, poor, ld, mig, dis,
-    school, grade, class_grad, deadline,
+    rng,
+    child,
+    dropped_on,
+    y,
+    ci,
+    strength,
+    step_eff,
+    age,
+    male,
+    autonomous,
+    poor,
+    ld,
+    mig,
+    dis,
+    school,
+    grade,
+    class_grad,
+    deadline,
 ) -> dict:
     """A persuasion-to-return case: detection, steps reached, return date (or none)."""
     detected = dropped_on + np.timedelta64(7, "D")
@@ -730,13 +867,22 @@ def _open_case(
     # Piecewise-constant daily return hazard; base set so P(return in a year) ~ schedule.
     target = RETURN_WITHIN_YEAR[y]
     lam0 = -np.log(1 - min(target, 0.995)) / 365 / 1.8 * strength * (0.6 if far else 1.0)
-    mult = {1: 1.0, 2: step_eff[2][ci], 3: step_eff[2][ci] * step_eff[3][ci], 4: step_eff[2][ci] * step_eff[3][ci] * step_eff[4][ci]}
+    mult = {
+        1: 1.0,
+        2: step_eff[2][ci],
+        3: step_eff[2][ci] * step_eff[3][ci],
+        4: step_eff[2][ci] * step_eff[3][ci] * step_eff[4][ci],
+    }
     draw = rng.exponential()
     t = s1
     ret = NAT
     steps_sorted = sorted(starts)
     for j, s in enumerate(steps_sorted):
-        seg_end = starts[steps_sorted[j + 1]] if j + 1 < len(steps_sorted) else s1 + np.timedelta64(3650, "D")
+        seg_end = (
+            starts[steps_sorted[j + 1]]
+            if j + 1 < len(steps_sorted)
+            else s1 + np.timedelta64(3650, "D")
+        )
         seg_days = int((seg_end - t).astype(int))
         rate = lam0 * mult[s]
         if draw <= rate * seg_days:
@@ -792,7 +938,9 @@ def _campaign_date(rng, lo: np.datetime64, hi: np.datetime64) -> np.datetime64:
     return np.datetime64("2020-05-20")
 
 
-def _inspections(rng: np.random.Generator, terms: list[Term], schools: pd.DataFrame) -> pd.DataFrame:
+def _inspections(
+    rng: np.random.Generator, terms: list[Term], schools: pd.DataFrame
+) -> pd.DataFrame:
     """County inspections of junior-middle schools (>= 5 a month, all every two months) and the
     city's campaigns. Recorded only: inspections have no effect on dropout in this world."""
     jun = schools[schools["stage"] == "初中"]
@@ -801,18 +949,34 @@ def _inspections(rng: np.random.Generator, terms: list[Term], schools: pd.DataFr
         for cy, m in term.months:
             if (cy, m) in ((2020, 2), (2020, 3), (2020, 4)):
                 continue
-            for code, grp in jun.groupby("county_code"):
+            for _code, grp in jun.groupby("county_code"):
                 idx = grp.index.to_numpy()
                 half = idx[(np.arange(len(idx)) % 2) == (m % 2)]
                 pick = half if len(half) >= 5 else idx[: max(len(idx), 0)]
                 if len(pick) < min(5, len(idx)):
                     pick = idx[: min(5, len(idx))]
                 for s in pick:
-                    rows.append({"school": int(s), "date": np.datetime64(f"{cy}-{m:02d}-{int(rng.integers(3, 26)):02d}"), "level": "县级", "problems": int(rng.poisson(1.2))})
+                    rows.append(
+                        {
+                            "school": int(s),
+                            "date": np.datetime64(f"{cy}-{m:02d}-{int(rng.integers(3, 26)):02d}"),
+                            "level": "县级",
+                            "problems": int(rng.poisson(1.2)),
+                        }
+                    )
             if m in (9, 4, 5) and cy >= 2017:
                 for _code, grp in jun.groupby("county_code"):
                     for s in grp.index.to_numpy()[: max(1, len(grp) // 3)]:
-                        rows.append({"school": int(s), "date": np.datetime64(f"{cy}-{m:02d}-{int(rng.integers(10, 20)):02d}"), "level": "市级", "problems": int(rng.poisson(1.5))})
+                        rows.append(
+                            {
+                                "school": int(s),
+                                "date": np.datetime64(
+                                    f"{cy}-{m:02d}-{int(rng.integers(10, 20)):02d}"
+                                ),
+                                "level": "市级",
+                                "problems": int(rng.poisson(1.5)),
+                            }
+                        )
     df = pd.DataFrame(rows)
     df["rectification_notice"] = df["problems"] >= 2
     return df

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sklearn.metrics import roc_auc_score
 
 from analysis.synth.params import SEED_TARGETS
@@ -70,7 +72,9 @@ def status_table(world: World) -> pd.DataFrame:
         s[(ar > 0) & (ar > t.year)] = "not_yet_arrived"
         sub = st[st["k"] == t.k]
         s[sub["child"].to_numpy()] = sub["status"].to_numpy()
-        frames.append(pd.DataFrame({"person_id": c["person_id"].to_numpy(), "term": t.label, "status": s}))
+        frames.append(
+            pd.DataFrame({"person_id": c["person_id"].to_numpy(), "term": t.label, "status": s})
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -82,40 +86,86 @@ def realised_effects(world: World) -> pd.DataFrame:
     st = st.assign(county_code=sch["county_code"].to_numpy()[st["school"].to_numpy()])
     eff = world.school.effects.copy()
     rows = []
-    for inter, column in (("mentoring", "mentored"), ("video_check", "video_check"), ("boarding_subsidy", "boarding_subsidy")):
+    for inter, column in (
+        ("mentoring", "mentored"),
+        ("video_check", "video_check"),
+        ("boarding_subsidy", "boarding_subsidy"),
+    ):
         treated = st[st[column] & st["at_risk"]]
         for code, g in treated.groupby("county_code"):
             # The untreated probability lacks only the other treatments' factors too; isolate
             # this one: p_without_this = p_true / rr_this.
             rr = eff[(eff["county_code"] == code) & (eff["intervention"] == inter)]["value"].iloc[0]
             p_without = g["p_true"] / rr
-            rows.append({
-                "county_code": code, "intervention": inter, "parameter": "att_pp_per_term",
-                "value": float(100 * (p_without - g["p_true"]).mean()), "n_treated": len(g),
-            })
+            rows.append(
+                {
+                    "county_code": code,
+                    "intervention": inter,
+                    "parameter": "att_pp_per_term",
+                    "value": float(100 * (p_without - g["p_true"]).mean()),
+                    "n_treated": len(g),
+                }
+            )
     out = pd.concat([eff.assign(n_treated=np.nan), pd.DataFrame(rows)], ignore_index=True)
     return out
 
 
-def mess_rates(files: pd.DataFrame, rows: pd.DataFrame, corr: pd.DataFrame) -> pd.DataFrame:
+def mess_rates(
+    files: pd.DataFrame, n_rows: int, row_kinds: dict[str, int], corr_kinds: dict[str, int]
+) -> pd.DataFrame:
     """Realised count of each kind of mess, per 1,000 raw rows."""
-    counts = corr.groupby("kind").size()
-    n_rows = len(rows)
-    out = [{"kind": k, "count": int(v), "per_1000_rows": round(1000 * v / n_rows, 4)} for k, v in counts.items()]
-    out.append({"kind": "exact_duplicate_row", "count": int((rows["row_kind"] == "exact_duplicate").sum()),
-                "per_1000_rows": round(1000 * (rows["row_kind"] == "exact_duplicate").mean(), 4)})
-    out.append({"kind": "transfer_stale_row", "count": int((rows["row_kind"] == "transfer_stale").sum()),
-                "per_1000_rows": round(1000 * (rows["row_kind"] == "transfer_stale").mean(), 4)})
+    out = [
+        {"kind": k, "count": int(v), "per_1000_rows": round(1000 * v / n_rows, 4)}
+        for k, v in sorted(corr_kinds.items())
+    ]
+    for kind, name in (
+        ("exact_duplicate", "exact_duplicate_row"),
+        ("transfer_stale", "transfer_stale_row"),
+    ):
+        v = row_kinds.get(kind, 0)
+        out.append({"kind": name, "count": int(v), "per_1000_rows": round(1000 * v / n_rows, 4)})
     for enc, g in files[files["format"] == "csv"].groupby("encoding"):
         out.append({"kind": f"csv_encoding_{enc}", "count": len(g), "per_1000_rows": np.nan})
-    out.append({"kind": "xlsx_files", "count": int((files["format"] == "xlsx").sum()), "per_1000_rows": np.nan})
-    out.append({"kind": "xlsx_merged_header_files", "count": int(files["merged_header"].sum()), "per_1000_rows": np.nan})
+    out.append(
+        {
+            "kind": "xlsx_files",
+            "count": int((files["format"] == "xlsx").sum()),
+            "per_1000_rows": np.nan,
+        }
+    )
+    out.append(
+        {
+            "kind": "xlsx_merged_header_files",
+            "count": int(files["merged_header"].sum()),
+            "per_1000_rows": np.nan,
+        }
+    )
     return pd.DataFrame(out)
 
 
-def _parts(parts: Path, what: str) -> pd.DataFrame:
-    paths = sorted(parts.glob(f"*_{what}.parquet"))
-    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+def _concat_parts(
+    parts: Path, what: str, dest: Path, count_column: str
+) -> tuple[int, dict[str, int]]:
+    """Stream the builders' parts into one parquet file (in builder order) without holding
+    them all in memory; return the row count and the counts of ``count_column``."""
+    n = 0
+    counts: dict[str, int] = {}
+    writer = None
+    schema = None
+    for p in sorted(parts.glob(f"*_{what}.parquet")):
+        table = pq.read_table(p).replace_schema_metadata(None)
+        if table.num_rows == 0:
+            continue
+        if writer is None:
+            schema = table.schema
+            writer = pq.ParquetWriter(dest, schema, compression="zstd")
+        writer.write_table(table.cast(schema))
+        n += table.num_rows
+        for item in pc.value_counts(table[count_column]).to_pylist():
+            counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+    if writer is not None:
+        writer.close()
+    return n, counts
 
 
 def write_truth(world: World, file_list: list[dict], parts: Path, out: Path) -> dict:
@@ -132,10 +182,8 @@ def write_truth(world: World, file_list: list[dict], parts: Path, out: Path) -> 
     persons = pd.concat([c, p], ignore_index=True)
     _write(persons, out / "persons.parquet")
     _write(world.pop.households, out / "households.parquet")
-    rows = _parts(parts, "rows")
-    _write(rows, out / "rows.parquet")
-    corr = _parts(parts, "corruptions")
-    _write(corr, out / "corruptions.parquet")
+    n_rows, row_kinds = _concat_parts(parts, "rows", out / "rows.parquet", "row_kind")
+    n_corr, corr_kinds = _concat_parts(parts, "corruptions", out / "corruptions.parquet", "kind")
     files = pd.DataFrame(file_list).drop(columns="builder")
     _write(files, out / "files.parquet")
     _write(status_table(world), out / "status.parquet")
@@ -144,7 +192,9 @@ def write_truth(world: World, file_list: list[dict], parts: Path, out: Path) -> 
     st.insert(0, "person_id", c["person_id"].to_numpy()[st["child"].to_numpy()])
     st.insert(1, "term", st["k"].map(label))
     st["school_code"] = sch["school_code"].to_numpy()[st["school"].to_numpy()]
-    st["prev_school_code"] = np.where(st["prev_school"] >= 0, sch["school_code"].to_numpy()[np.maximum(st["prev_school"], 0)], "")
+    st["prev_school_code"] = np.where(
+        st["prev_school"] >= 0, sch["school_code"].to_numpy()[np.maximum(st["prev_school"], 0)], ""
+    )
     _write(st.drop(columns=["child", "school", "prev_school"]), out / "student_terms.parquet")
     cases = world.school.cases.copy()
     cases.insert(0, "person_id", c["person_id"].to_numpy()[cases["child"].to_numpy()])
@@ -154,18 +204,25 @@ def write_truth(world: World, file_list: list[dict], parts: Path, out: Path) -> 
     _write(world.school.policies, out / "policies.parquet")
     _write(world.indicators, out / "indicators.parquet")
     _write(world.consolidation, out / "consolidation.parquet")
-    mr = mess_rates(files, rows, corr)
+    mr = mess_rates(files, n_rows, row_kinds, corr_kinds)
     _write(mr, out / "mess_rates.parquet")
 
     r = st[st["at_risk"]]
-    auc_by_term = {t: float(roc_auc_score(g["dropped"], g["p_true"])) for t, g in r.groupby("term") if g["dropped"].any()}
+    auc_by_term = {
+        t: float(roc_auc_score(g["dropped"], g["p_true"]))
+        for t, g in r.groupby("term")
+        if g["dropped"].any()
+    }
     figures = summary_figures(world)
     summary = {
         "scale": world.params.scale,
         "seed": world.params.seed,
         "fraction": world.params.fraction,
         "figures": figures,
-        "targets": {k: (v * world.params.fraction if k.endswith(("students", "returns_2019")) else v) for k, v in SEED_TARGETS.items()},
+        "targets": {
+            k: (v * world.params.fraction if k.endswith(("students", "returns_2019")) else v)
+            for k, v in SEED_TARGETS.items()
+        },
         "auc_true_probability": {
             "pooled": float(roc_auc_score(r["dropped"], r["p_true"])),
             "by_term": auc_by_term,
@@ -176,12 +233,14 @@ def write_truth(world: World, file_list: list[dict], parts: Path, out: Path) -> 
             "parents": len(p),
             "households": len(world.pop.households),
             "raw_files": len(files),
-            "raw_rows": len(rows),
-            "corrupted_values": len(corr),
+            "raw_rows": int(n_rows),
+            "corrupted_values": int(n_corr),
             "dropouts": int(r["dropped"].sum()),
             "persuasion_cases": len(cases),
         },
         "mess": {row["kind"]: row["count"] for row in mr.to_dict("records")},
     }
-    (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=float), encoding="utf-8")
+    (out / "summary.json").write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2, default=float), encoding="utf-8"
+    )
     return summary

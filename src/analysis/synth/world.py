@@ -38,7 +38,9 @@ def build_world(params: SynthParams) -> World:
     pop = _settle_never_enrolled(params, rng, pop, school, geo)
     child_years = child_year_frame(pop.children, school, geo)
     indicators = enrolment_rates(child_years)
-    consolidation = consolidation_rates(registry_frame(pop.children, school, geo), [2017, 2018, 2019, 2020])
+    consolidation = consolidation_rates(
+        registry_frame(pop.children, school, geo), [2017, 2018, 2019, 2020]
+    )
     return World(params, geo, pop, school, child_years, indicators, consolidation)
 
 
@@ -64,7 +66,9 @@ def child_year_frame(children: pd.DataFrame, school: Schooling, geo: Geography) 
         grade[ch] = sy["grade"].to_numpy()
         sch[ch] = sy["school"].to_numpy()
         resident = ~outside & ~((mo > 0) & (mo <= y)) & ((ar == 0) | (ar <= y))
-        county = np.where(enrolled & (sch >= 0), s_county[np.maximum(sch, 0)], children["county_code"].to_numpy())
+        county = np.where(
+            enrolled & (sch >= 0), s_county[np.maximum(sch, 0)], children["county_code"].to_numpy()
+        )
         frames.append(
             pd.DataFrame(
                 {
@@ -86,7 +90,10 @@ def registry_frame(children: pd.DataFrame, school: Schooling, geo: Geography) ->
     """Registry members with entry year, graduation year, last school county, cohort membership."""
     st = school.student_terms
     last = st.sort_values(["child", "k"]).groupby("child").tail(1)
-    county = pd.Series(geo.schools["county_code"].to_numpy()[last["school"].to_numpy()], index=last["child"].to_numpy())
+    county = pd.Series(
+        geo.schools["county_code"].to_numpy()[last["school"].to_numpy()],
+        index=last["child"].to_numpy(),
+    )
     ever = np.zeros(len(children), bool)
     ever[last["child"].to_numpy()] = True
     reg = pd.DataFrame(
@@ -94,7 +101,11 @@ def registry_frame(children: pd.DataFrame, school: Schooling, geo: Geography) ->
             "child": np.arange(len(children)),
             "entry_year": children["entry_year"].to_numpy(),
             "graduated_year": school.graduated_year,
-            "county_code": county.reindex(np.arange(len(children))).fillna(0).astype(int).astype(str).to_numpy(),
+            "county_code": county.reindex(np.arange(len(children)))
+            .fillna(0)
+            .astype(int)
+            .astype(str)
+            .to_numpy(),
         }
     )
     for y in (2017, 2018, 2019, 2020):
@@ -103,7 +114,11 @@ def registry_frame(children: pd.DataFrame, school: Schooling, geo: Geography) ->
 
 
 def _settle_never_enrolled(
-    params: SynthParams, rng: np.random.Generator, pop: Population, school: Schooling, geo: Geography
+    params: SynthParams,
+    rng: np.random.Generator,
+    pop: Population,
+    school: Schooling,
+    geo: Geography,
 ) -> Population:
     """Keep just enough never-enrolled candidates that the 2020 rates equal the seed's.
 
@@ -157,7 +172,9 @@ def _settle_never_enrolled(
         c = c[keep].reset_index(drop=True)
     c = c.drop(columns=["pool_kind"])
     c["person_id"] = [f"C{i:07d}" for i in range(len(c))]
-    households = pop.households[pop.households["household_id"].isin(c["household_id"])].reset_index(drop=True)
+    households = pop.households[pop.households["household_id"].isin(c["household_id"])].reset_index(
+        drop=True
+    )
     return Population(households=households, children=c, parents=pop.parents)
 
 
@@ -169,8 +186,12 @@ def summary_figures(world: World) -> dict[str, float]:
     cases = world.school.cases
     ret = cases["return_date"]
     in_1920 = (ret >= np.datetime64("2019-09-01")) & (ret <= np.datetime64("2020-08-31"))
-    pref = world.indicators[(world.indicators["year"] == 2020) & (world.indicators["county_code"] == "5304")].iloc[0]
-    cons = world.consolidation[(world.consolidation["year"] == 2020) & (world.consolidation["county_code"] == "5304")].iloc[0]
+    pref = world.indicators[
+        (world.indicators["year"] == 2020) & (world.indicators["county_code"] == "5304")
+    ].iloc[0]
+    cons = world.consolidation[
+        (world.consolidation["year"] == 2020) & (world.consolidation["county_code"] == "5304")
+    ].iloc[0]
     sch = world.geo.schools
     return {
         "primary_schools": int((sch["stage"] == "小学").sum()),

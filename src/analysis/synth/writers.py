@@ -48,7 +48,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_csv(path: Path, header: list[str], columns: list[np.ndarray], encoding: str, crlf: bool) -> None:
+def write_csv(
+    path: Path, header: list[str], columns: list[np.ndarray], encoding: str, crlf: bool
+) -> None:
     """CSV in the given encoding ('gb18030', 'utf-8' or 'utf-8-sig'), quoting only as needed."""
     arrays = []
     for col in columns:
@@ -58,7 +60,9 @@ def write_csv(path: Path, header: list[str], columns: list[np.ndarray], encoding
             arrays.append(pa.array(col, type=pa.string(), from_pandas=True))
     table = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(header))])
     buf = io.BytesIO()
-    pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    pacsv.write_csv(
+        table, buf, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    )
     head = ",".join(_quote(h) for h in header) + "\n"
     body = head.encode("utf-8") + buf.getvalue()
     if crlf:
@@ -129,7 +133,9 @@ def _esc(v: str) -> str:
     return v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _render_column(letter: str, rows_s: pa.Array, col: np.ndarray, kind: str, numeric: np.ndarray | None) -> pa.Array:
+def _render_column(
+    letter: str, rows_s: pa.Array, col: np.ndarray, kind: str, numeric: np.ndarray | None
+) -> pa.Array:
     """Cell XML of one column for all rows at once (pyarrow string kernels, no Python loop
     over cells except for the few values written as numbers)."""
     n = len(col)
@@ -157,9 +163,15 @@ def _render_column(letter: str, rows_s: pa.Array, col: np.ndarray, kind: str, nu
     t = pa.array(text, type=pa.string())
     for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         t = pc.replace_substring(t, a, b)
-    t_xml = pc.binary_join_element_wise('<c r="', ref, '" t="inlineStr"><is><t xml:space="preserve">', t, "</t></is></c>", "")
-    n_xml = pc.binary_join_element_wise('<c r="', ref, '"><v>', pa.array(num, type=pa.string()), "</v></c>", "")
-    d_xml = pc.binary_join_element_wise('<c r="', ref, '" s="1"><v>', pa.array(date, type=pa.string()), "</v></c>", "")
+    t_xml = pc.binary_join_element_wise(
+        '<c r="', ref, '" t="inlineStr"><is><t xml:space="preserve">', t, "</t></is></c>", ""
+    )
+    n_xml = pc.binary_join_element_wise(
+        '<c r="', ref, '"><v>', pa.array(num, type=pa.string()), "</v></c>", ""
+    )
+    d_xml = pc.binary_join_element_wise(
+        '<c r="', ref, '" s="1"><v>', pa.array(date, type=pa.string()), "</v></c>", ""
+    )
     return pc.coalesce(t_xml, n_xml, d_xml, "")
 
 
@@ -202,16 +214,29 @@ def _sheet_xml(sh: Sheet) -> str:
         out.append(f'<row r="{r + 1}">{"".join(sub)}</row>')
         r += 2
     else:
-        out.append(f'<row r="{r}">' + "".join(text_cell(c, r, h, 2) for c, h in enumerate(sh.header)) + "</row>")
+        out.append(
+            f'<row r="{r}">'
+            + "".join(text_cell(c, r, h, 2) for c, h in enumerate(sh.header))
+            + "</row>"
+        )
         r += 1
     n = len(sh.columns[0]) if sh.columns else 0
     if n:
         rows_s = pa.array(np.arange(r, r + n).astype(str))
-        rendered = [_render_column(letters[c], rows_s, col, kind, sh.numeric.get(c)) for c, (col, kind) in enumerate(zip(sh.columns, sh.kinds, strict=True))]
+        rendered = [
+            _render_column(letters[c], rows_s, col, kind, sh.numeric.get(c))
+            for c, (col, kind) in enumerate(zip(sh.columns, sh.kinds, strict=True))
+        ]
         row_open = pc.binary_join_element_wise('<row r="', rows_s, '">', "")
         body = pc.binary_join_element_wise(row_open, *rendered, "</row>", "")
         out.append("".join(body.to_pylist()))
-    merge_xml = f'<mergeCells count="{len(merges)}">' + "".join(f'<mergeCell ref="{m}"/>' for m in merges) + "</mergeCells>" if merges else ""
+    merge_xml = (
+        f'<mergeCells count="{len(merges)}">'
+        + "".join(f'<mergeCell ref="{m}"/>' for m in merges)
+        + "</mergeCells>"
+        if merges
+        else ""
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
@@ -236,14 +261,23 @@ def write_xlsx(path: Path, sheets: list[Sheet]) -> None:
         zf.writestr(zi, data.encode("utf-8"), compresslevel=1)
 
     with zipfile.ZipFile(buf, "w") as zf:
-        add(zf, "[Content_Types].xml", _CONTENT_TYPES.format(sheets="".join(_SHEET_CT.format(i=i + 1) for i in range(len(sheets)))))
+        add(
+            zf,
+            "[Content_Types].xml",
+            _CONTENT_TYPES.format(
+                sheets="".join(_SHEET_CT.format(i=i + 1) for i in range(len(sheets)))
+            ),
+        )
         add(zf, "_rels/.rels", _ROOT_RELS)
         add(zf, "docProps/core.xml", _CORE.format(t=FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")))
         wb = (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
-            + "".join(f'<sheet name="{_esc(sh.name)}" sheetId="{i + 1}" r:id="rId{i + 1}"/>' for i, sh in enumerate(sheets))
+            + "".join(
+                f'<sheet name="{_esc(sh.name)}" sheetId="{i + 1}" r:id="rId{i + 1}"/>'
+                for i, sh in enumerate(sheets)
+            )
             + "</sheets></workbook>"
         )
         add(zf, "xl/workbook.xml", wb)

@@ -1,0 +1,29 @@
+"""Notebooks run end to end on the small prefecture, and are committed without outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import papermill as pm
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_on_the_small_prefecture(nb, small_data, tmp_path):
+    data_dir, _ = small_data
+    out = tmp_path / nb.name
+    pm.execute_notebook(str(nb), str(out), parameters={"data_dir": str(data_dir)}, kernel_name="python3", progress_bar=False)
+    executed = json.loads(out.read_text(encoding="utf-8"))
+    errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_committed_without_outputs_and_paired(nb):
+    cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+    assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code")
+    assert nb.with_suffix(".py").is_file(), "paired with jupytext (py:percent)"
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells)
