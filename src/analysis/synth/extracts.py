@@ -92,7 +92,13 @@ class Extractor:
     """Writes files under ``root`` and collects the truth about every row and change."""
 
     def __init__(
-        self, world: World, root: Path, rng: np.random.Generator, columns: dict | None = None
+        self,
+        world: World,
+        root: Path,
+        rng: np.random.Generator,
+        columns: dict | None = None,
+        parts: Path | None = None,
+        prefix: str = "",
     ):
         self.world = world
         self.root = root
@@ -102,9 +108,21 @@ class Extractor:
         #: Children's columns as numpy arrays (pandas' Arrow strings are slow to convert, and
         #: every file takes a slice of them).
         self.C = columns if columns is not None else child_columns(world)
+        #: Truth about rows and changed values: written to ``parts`` file by file (so ten
+        #: million attendance rows are never all in memory), or kept here without ``parts``.
+        self.parts = parts
+        self.prefix = prefix
         self.rows: list[pd.DataFrame] = []
         self.corruptions: list[pd.DataFrame] = []
         self.files: list[dict] = []
+
+    def _keep(self, what: str, df: pd.DataFrame) -> None:
+        if self.parts is None:
+            getattr(self, what).append(df)
+        else:
+            df.to_parquet(
+                self.parts / f"{self.prefix}{len(self.files):04d}_{what}.parquet", index=False
+            )
 
     # ------------------------------------------------------------------------------------
     def emit(
@@ -203,6 +221,14 @@ class Extractor:
                 log.add(
                     legacy, col.canonical, "legacy_county_address", _obj(v)[legacy], raw[legacy]
                 )
+            elif col.kind == "county_code":
+                raw = _obj(v).copy()
+                legacy = {"530403": "530421", "530481": "530422"}
+                hit = np.flatnonzero(
+                    np.isin(raw, list(legacy)) & (rng.random(n) < rates.legacy_county_address)
+                )
+                raw[hit] = [legacy[x] for x in raw[hit]]
+                log.add(hit, col.canonical, "legacy_county_code", _obj(v)[hit], raw[hit])
             elif col.kind == "school_code":
                 raw = _obj(v).copy()
                 bad = np.flatnonzero(rng.random(n) < rates.unknown_school_code)
@@ -301,7 +327,8 @@ class Extractor:
                 )
             write_xlsx(path, sheets)
         m = len(order)
-        self.rows.append(
+        self._keep(
+            "rows",
             pd.DataFrame(
                 {
                     "file": rel,
@@ -313,7 +340,7 @@ class Extractor:
                     "row_kind": kinds_rows,
                     "dup_of_row": dup_of,
                 }
-            )
+            ),
         )
         if log.row:
             lr = np.asarray(log.row, dtype=np.int64)
@@ -334,7 +361,7 @@ class Extractor:
             allc.insert(0, "file", rel)
             allc.insert(1, "sheet", sheet[allc["pos"].to_numpy()])
             allc.insert(2, "row", row_no[allc["pos"].to_numpy()])
-            self.corruptions.append(allc.drop(columns="pos"))
+            self._keep("corruptions", allc.drop(columns="pos"))
         self.files.append(
             {
                 "file": rel,
@@ -426,23 +453,10 @@ def _run_builders(names: tuple[str, ...]) -> list[dict]:
     files = []
     for name in names:
         i = BUILDERS.index(name)
-        ex = Extractor(world, root, np.random.default_rng([seed, 1, i]), columns)
+        ex = Extractor(
+            world, root, np.random.default_rng([seed, 1, i]), columns, parts, f"{i:02d}_"
+        )
         globals()[f"_{name}"](ex)
-        pd.concat(ex.rows, ignore_index=True).to_parquet(
-            parts / f"{i:02d}_rows.parquet", index=False
-        )
-        corr = (
-            pd.concat(ex.corruptions, ignore_index=True)
-            if ex.corruptions
-            else pd.DataFrame(
-                {
-                    k: pd.Series(dtype="str")
-                    for k in ("file", "sheet", "column", "kind", "clean", "raw")
-                }
-                | {"row": pd.Series(dtype="int64")}
-            )
-        )
-        corr.to_parquet(parts / f"{i:02d}_corruptions.parquet", index=False)
         files += [dict(f, builder=i) for f in ex.files]
     return files
 
@@ -478,7 +492,10 @@ def _schools(ex: Extractor) -> None:
         Col("school_name", _obj(s["school_name"]), "text", ("学校名称",)),
         Col("county", _obj(s["county"]), "text", ("所在县(市、区)", "县区")),
         Col(
-            "county_code", _obj(s["county_code"].astype(str)), "text", ("县区代码", "行政区划代码")
+            "county_code",
+            _obj(s["county_code"].astype(str)),
+            "county_code",
+            ("县区代码", "行政区划代码"),
         ),
         Col("township", _obj(s["township"]), "text", ("乡镇(街道)", "所在乡镇")),
         Col("stage", _obj(s["stage"]), "text", ("学段", "办学层次")),

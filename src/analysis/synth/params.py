@@ -97,7 +97,7 @@ class MessRates:
     name_spaces: float = 0.008  # stray spaces inside or around a name
     name_homophone: float = 0.004  # one character replaced by a homophone
     name_traditional: float = 0.004  # traditional characters in a name
-    legacy_county_address: float = 0.30  # Jiangchuan/Chengjiang address with the old name
+    legacy_county_address: float = 0.30  # Jiangchuan/Chengjiang address or code in the old form
     date_mixed_format: float = 0.05  # a date in another format than the file's usual one
     duplicate_row: float = 0.003  # exact duplicate of a row in the same file
     transfer_double_listing: float = 0.5  # of in-prefecture transfers, listed in both schools
