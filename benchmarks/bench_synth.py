@@ -100,16 +100,24 @@ def bench_xlsx(rows: int = 30_000, cols: int = 18) -> None:
     from analysis.synth.writers import Sheet, write_xlsx
 
     rng = np.random.default_rng(0)
-    data = [np.array([f"值{v}" for v in rng.integers(0, 10**9, rows)], dtype=object) for _ in range(cols)]
+    data = [
+        np.array([f"值{v}" for v in rng.integers(0, 10**9, rows)], dtype=object)
+        for _ in range(cols)
+    ]
     header = [f"列{i}" for i in range(cols)]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        write_xlsx(Path(tmp) / "ours.xlsx", [Sheet("Sheet1", header, data, ["text"] * cols, titles=["标题"])])
+        write_xlsx(
+            Path(tmp) / "ours.xlsx",
+            [Sheet("Sheet1", header, data, ["text"] * cols, titles=["标题"])],
+        )
         ours = time.perf_counter() - t0
         try:
             import xlsxwriter
         except ImportError:
-            print(f"xlsx writer: ours {ours:.2f} s for {rows * cols:,} cells (xlsxwriter not installed: no ratio)")
+            print(
+                f"xlsx writer: ours {ours:.2f} s for {rows * cols:,} cells (xlsxwriter not installed: no ratio)"
+            )
             return
         t0 = time.perf_counter()
         wb = xlsxwriter.Workbook(str(Path(tmp) / "theirs.xlsx"), {"constant_memory": True})
@@ -120,15 +128,21 @@ def bench_xlsx(rows: int = 30_000, cols: int = 18) -> None:
                 ws.write_string(i + 1, c, data[c][i])
         wb.close()
         theirs = time.perf_counter() - t0
-    print(f"xlsx writer: ours {ours:.2f} s, xlsxwriter (constant_memory) {theirs:.2f} s "
-          f"for {rows * cols:,} cells: {theirs / ours:.1f}x faster")
+    print(
+        f"xlsx writer: ours {ours:.2f} s, xlsxwriter (constant_memory) {theirs:.2f} s "
+        f"for {rows * cols:,} cells: {theirs / ours:.1f}x faster"
+    )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--scale", choices=["small", "yuxi", "both"], default="both")
     ap.add_argument("--seed", type=int, default=2020)
-    ap.add_argument("--compare-serial", action="store_true", help="also run with one writer process")
+    ap.add_argument(
+        "--compare-serial", action="store_true", help="also run with one writer process"
+    )
     args = ap.parse_args()
     scales = ["yuxi", "small"] if args.scale == "both" else [args.scale]
     limits = {"small": (30, None), "yuxi": (300, 6.0)}
@@ -137,12 +151,16 @@ def main() -> None:
         lim_t, lim_m = limits[scale]
         ok_t = "ok" if wall < lim_t else "OVER"
         ok_m = "" if lim_m is None else (" ok" if peak < lim_m else " OVER")
-        print(f"synth {scale}: {wall:.1f} s wall (target < {lim_t} s: {ok_t}), peak memory {peak:.2f} GB"
-              + (f" (target < {lim_m} GB:{ok_m})" if lim_m else "")
-              + f"; {summary['counts']['raw_files']} files, {summary['counts']['raw_rows']:,} rows")
+        print(
+            f"synth {scale}: {wall:.1f} s wall (target < {lim_t} s: {ok_t}), peak memory {peak:.2f} GB"
+            + (f" (target < {lim_m} GB:{ok_m})" if lim_m else "")
+            + f"; {summary['counts']['raw_files']} files, {summary['counts']['raw_rows']:,} rows"
+        )
         if args.compare_serial:
             wall1, peak1, _ = bench_synth(scale, args.seed, workers=1)
-            print(f"synth {scale} serial: {wall1:.1f} s, peak {peak1:.2f} GB; two processes are {wall1 / wall:.2f}x faster")
+            print(
+                f"synth {scale} serial: {wall1:.1f} s, peak {peak1:.2f} GB; two processes are {wall1 / wall:.2f}x faster"
+            )
     bench_xlsx()
 
 

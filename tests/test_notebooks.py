@@ -15,9 +15,20 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 def test_notebook_runs_on_the_small_prefecture(nb, small_data, tmp_path):
     data_dir, _ = small_data
     out = tmp_path / nb.name
-    pm.execute_notebook(str(nb), str(out), parameters={"data_dir": str(data_dir)}, kernel_name="python3", progress_bar=False)
+    pm.execute_notebook(
+        str(nb),
+        str(out),
+        parameters={"data_dir": str(data_dir)},
+        kernel_name="python3",
+        progress_bar=False,
+    )
     executed = json.loads(out.read_text(encoding="utf-8"))
-    errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in executed["cells"]
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
 
 

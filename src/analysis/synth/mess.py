@@ -160,7 +160,8 @@ def mess_ids(
             column,
             k,
             vals[idx],
-            [f"{float(vals[i]):.15g}" if numeric[i] else raw[i] for i in idx],
+            # What a reader of the XLSX sees: the float Excel stored (15 digits kept).
+            [repr(float(vals[i][:15] + "000")) if numeric[i] else raw[i] for i in idx],
         )
     lower = ends_x & (kind == "") & (rng.random(n) < rates.id_lower_x)
     if lower.any():

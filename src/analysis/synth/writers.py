@@ -133,6 +133,17 @@ def _esc(v: str) -> str:
     return v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def excel_number_text(v: str) -> str:
+    """The number Excel stores when a value is typed into a cell as a number.
+
+    Excel keeps 15 significant digits and turns the rest into zeros (it truncates, it does
+    not round): an 18-digit ID typed as a number loses its last three digits.
+    """
+    if len(v) == 18 and v.isdigit():
+        return v[:15] + "000"
+    return f"{float(v):.15g}"
+
+
 def _render_column(
     letter: str, rows_s: pa.Array, col: np.ndarray, kind: str, numeric: np.ndarray | None
 ) -> pa.Array:
@@ -148,7 +159,7 @@ def _render_column(
     date = np.full(n, None, dtype=object)
     is_num = numeric if numeric is not None else np.zeros(n, bool)
     for i in np.flatnonzero(is_num):
-        num[i] = f"{float(col[i]):.15g}"
+        num[i] = excel_number_text(str(col[i]))
     if kind == "mixed_date":
         for i, v in enumerate(col):
             if isinstance(v, np.datetime64):

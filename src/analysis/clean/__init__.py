@@ -1,0 +1,1 @@
+"""Cleaning: messy registry extracts in, trustworthy tables out, nothing lost (issue 3)."""

@@ -1,0 +1,139 @@
+"""Normalise resident ID numbers in bulk (Arrow arrays), repairing only what is certain.
+
+For every raw value the result says what it is (``id_status``):
+
+==================  ======================================================================
+``valid``           18 characters, correct GB 11643 check, a real birth date
+``upgraded15``      a legacy 15-digit number, upgraded to 18 (certain: '19' + check digit)
+``bad_check``       18 characters whose check character does not match (a typo)
+``bad_date``        the birth date in the number is not a real date
+``excel_truncated`` a number mangled by Excel into a float: only the leading digits are
+                    known (``id_partial``); the rest is unknown and never invented
+``registry_number`` a student registry number (G/L/J...) typed into the ID column
+``malformed``       anything else
+``missing``         empty
+==================  ======================================================================
+
+Repairs applied to every value: NFKC (full-width digits and letters to ASCII), all white
+space removed (ASCII and U+3000), ``x`` upper-cased.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analysis.idnumber import CHECK_CHARS, WEIGHTS
+
+_W = np.asarray(WEIGHTS, dtype=np.int64)
+_CHECK = np.frombuffer(CHECK_CHARS.encode(), dtype=np.uint8)
+# An ID typed as a number, as Excel shows it in CSV ('5.30402E+17') or stores it in a cell
+# ('5.30402200803011e+17'); also plain 18-digit integers that lost their tail ('...000').
+_FLOAT = r"^(?P<lead>[1-9])\.(?P<rest>\d+)E\+?(?P<exp>1[67])$"
+
+
+def _fixed_width_bytes(arr: pa.Array, width: int) -> np.ndarray:
+    """(n, width) uint8 view of a string array whose values all have ``width`` bytes."""
+    arr = pa.concat_arrays([arr]) if len(arr) else arr
+    if len(arr) == 0:
+        return np.zeros((0, width), np.uint8)
+    offsets = np.frombuffer(
+        arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4
+    )
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data.reshape(len(arr), width)
+
+
+def _real_dates(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    ok = (y >= 1900) & (y <= 2100) & (m >= 1) & (m <= 12) & (d >= 1)
+    ym = ((np.clip(y, 1900, 2100) - 1970) * 12 + np.clip(m, 1, 12) - 1).astype("datetime64[M]")
+    days = ((ym + 1).astype("datetime64[D]") - ym.astype("datetime64[D]")).astype(int)
+    return ok & (d <= days)
+
+
+def normalize_ids(values: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """Normalise raw ID values; see the module docstring for the statuses.
+
+    Returns a table with ``id_number`` (18 characters or null), ``id_status``,
+    ``id_partial`` (known leading digits of a truncated number) and ``id_regno`` (a registry
+    number found in the ID column), aligned with ``values``.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    s = pc.utf8_normalize(pc.fill_null(values.cast(pa.string()), ""), "NFKC")
+    s = pc.replace_substring_regex(s, r"\s+", "")
+    s = pc.utf8_upper(s)
+    n = len(s)
+    status = np.full(n, "malformed", dtype=object)
+    id18 = np.full(n, None, dtype=object)
+    partial = np.full(n, None, dtype=object)
+    regno = np.full(n, None, dtype=object)
+
+    empty = pc.equal(pc.utf8_length(s), 0).to_numpy(zero_copy_only=False)
+    status[empty] = "missing"
+
+    is18 = pc.match_substring_regex(s, r"^\d{17}[\dX]$").to_numpy(zero_copy_only=False)
+    idx = np.flatnonzero(is18)
+    if len(idx):
+        b = _fixed_width_bytes(pc.take(s, pa.array(idx)), 18)
+        digits = b[:, :17].astype(np.int64) - 48
+        ok_check = _CHECK[(digits @ _W) % 11] == b[:, 17]
+        y = digits[:, 6] * 1000 + digits[:, 7] * 100 + digits[:, 8] * 10 + digits[:, 9]
+        m = digits[:, 10] * 10 + digits[:, 11]
+        d = digits[:, 12] * 10 + digits[:, 13]
+        ok_date = _real_dates(y, m, d)
+        vals = np.asarray(pc.take(s, pa.array(idx)).to_pylist(), dtype=object)
+        st = np.where(ok_check, np.where(ok_date, "valid", "bad_date"), "bad_check")
+        status[idx] = st
+        id18[idx[st == "valid"]] = vals[st == "valid"]
+
+    is15 = pc.match_substring_regex(s, r"^\d{15}$").to_numpy(zero_copy_only=False)
+    idx = np.flatnonzero(is15)
+    if len(idx):
+        b = _fixed_width_bytes(pc.take(s, pa.array(idx)), 15)
+        digits15 = b.astype(np.int64) - 48
+        first17 = np.concatenate(
+            [digits15[:, :6], np.tile([1, 9], (len(idx), 1)), digits15[:, 6:]], axis=1
+        )
+        check = _CHECK[(first17 @ _W) % 11]
+        y = 1900 + digits15[:, 6] * 10 + digits15[:, 7]
+        m = digits15[:, 8] * 10 + digits15[:, 9]
+        d = digits15[:, 10] * 10 + digits15[:, 11]
+        ok_date = _real_dates(y, m, d)
+        vals = pc.take(s, pa.array(idx)).to_pylist()
+        up = np.array(
+            [v[:6] + "19" + v[6:] + chr(c) for v, c in zip(vals, check, strict=True)], dtype=object
+        )
+        status[idx] = np.where(ok_date, "upgraded15", "bad_date")
+        id18[idx[ok_date]] = up[ok_date]
+
+    fl = pc.extract_regex(s, _FLOAT)
+    is_fl = pc.is_valid(fl).to_numpy(zero_copy_only=False)
+    idx = np.flatnonzero(is_fl)
+    if len(idx):
+        parts = pc.take(fl, pa.array(idx)).to_pylist()
+        for j, p in zip(idx, parts, strict=True):
+            mantissa = p["lead"] + p["rest"]
+            if len(mantissa) <= 8:
+                # Excel's display ('5.30402E+17') rounds its last digit: the ones before are known.
+                partial[j] = mantissa[:-1]
+            else:
+                # A stored float keeps 15 significant digits exactly (trailing zeros included).
+                partial[j] = mantissa[:15].ljust(15, "0")
+            status[j] = "excel_truncated"
+    # Whole numbers that lost digits in a float ('530402200803011000'): 18 digits ending in
+    # zeros that fail the check are already 'bad_check'; nothing more can be told.
+
+    is_reg = pc.match_substring_regex(s, r"^[GLJ][0-9A-Z]{10,20}$").to_numpy(zero_copy_only=False)
+    regno[is_reg] = np.asarray(pc.filter(s, pa.array(is_reg)).to_pylist(), dtype=object)
+    status[is_reg] = "registry_number"
+
+    return pa.table(
+        {
+            "id_number": pa.array(id18, type=pa.string()),
+            "id_status": pa.array(status, type=pa.string()),
+            "id_partial": pa.array(partial, type=pa.string()),
+            "id_regno": pa.array(regno, type=pa.string()),
+        }
+    )

@@ -1,0 +1,308 @@
+"""Read a raw registry file (CSV or XLSX) into text columns named by the header dictionary.
+
+Everything is read as text: ID-like columns never pass through a float. The reader finds
+the header row below any title rows, joins merged two-row headers, and keeps for every data
+row its ordinal in the sheet (``source_row``, 1-based) and its physical line or Excel row
+(``source_line``), so every clean row can be traced back.
+
+A file that cannot be read at all raises :class:`RawFileError` with the file and the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from analysis.clean.headers import (
+    HeaderError,
+    HeaderMap,
+    TableSpec,
+    best_table,
+    combine_two_row_header,
+    header_matches,
+    load_dictionary,
+)
+
+HEADER_SCAN_ROWS = 12
+
+
+class RawFileError(ValueError):
+    """A raw file that cannot be read: the message names the file and the reason."""
+
+
+@dataclass
+class RawTable:
+    """One sheet of one raw file, with canonical text columns and lineage."""
+
+    file: str  # path relative to data/raw
+    sheet: str  # '' for CSV
+    kind: str  # table kind of the header dictionary
+    table: pa.Table  # canonical columns (string) + source_row, source_line
+    encoding: str = ""  # detected CSV encoding
+    unknown_columns: list[str] = field(default_factory=list)
+    malformed: list[tuple[int, str]] = field(default_factory=list)  # (line, reason) rows not read
+    empty_rows: int = 0  # fully empty rows skipped (not records)
+
+
+def detect_encoding(data: bytes, file: str) -> str:
+    """'utf-8-sig' with a BOM, else 'utf-8' if it decodes strictly, else 'gb18030'.
+
+    GB18030 rather than GBK: GBK cannot encode rare characters in names. Binary content
+    (NUL bytes) and text that is neither is rejected.
+    """
+    if not data.strip():
+        raise RawFileError(f"{file}: the file is empty")
+    if b"\x00" in data[:65536]:
+        raise RawFileError(f"{file}: binary content, not a CSV text file")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError as exc:
+        raise RawFileError(f"{file}: neither UTF-8 nor GB18030 text (byte {exc.start})") from None
+
+
+def _cell_text(v: object) -> str:
+    """An XLSX cell as text, faithful to what the clerk typed.
+
+    Floats that are whole numbers print without '.0' unless they are too large to be exact
+    (an 18-digit ID typed as a number keeps its float form, e.g. '5.30402200803011e+17', so
+    the ID cleaner knows only 15 digits survive). Date cells print as ISO dates.
+    """
+    if v is None or v == "":
+        return ""
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return repr(v)
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time(0) else v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def _find_header(rows: list[list[str]], specs: dict[str, TableSpec]) -> tuple[int, bool]:
+    """Index of the header row, and whether a second header row (merged groups) follows."""
+    best, best_i = 0, -1
+    for i, r in enumerate(rows[:HEADER_SCAN_ROWS]):
+        n = header_matches(r, specs)
+        filled = sum(1 for c in r if c)
+        if n >= 2 and n >= 0.4 * filled and n > best:
+            best, best_i = n, i
+            break
+    if best_i < 0:
+        return -1, False
+    top = rows[best_i]
+    if best_i + 1 < len(rows):
+        nxt = rows[best_i + 1]
+        sub_filled = [j for j, c in enumerate(nxt) if c]
+        # A sub-header row: only filled under blanks or group names of the top row, all known.
+        if (
+            sub_filled
+            and header_matches(nxt, specs) == len(sub_filled)
+            and any(
+                j < len(top) and (not top[j] or header_matches([top[j]], specs) == 0)
+                for j in sub_filled
+            )
+        ):
+            return best_i, True
+    return best_i, False
+
+
+def _build(
+    file: str,
+    sheet: str,
+    rows: list[list[str]],
+    lines: list[int],
+    folder: str,
+    specs: dict[str, TableSpec],
+    encoding: str = "",
+    malformed: list | None = None,
+) -> RawTable:
+    h, two = _find_header(rows, specs)
+    if h < 0:
+        raise RawFileError(
+            f"{file}{f' [{sheet}]' if sheet else ''}: no header row found in the first {HEADER_SCAN_ROWS} rows"
+        )
+    width = max(len(r) for r in rows[h:]) if rows[h:] else 0
+    top = rows[h] + [""] * (width - len(rows[h]))
+    if two:
+        sub = rows[h + 1] + [""] * (width - len(rows[h + 1]))
+        cells = combine_two_row_header(top, sub)
+        start = h + 2
+    else:
+        cells = [(t, None) for t in top]
+        start = h + 1
+    try:
+        hmap: HeaderMap = best_table(
+            cells, specs, folder, f"{file}{f' [{sheet}]' if sheet else ''}"
+        )
+    except HeaderError as exc:
+        raise RawFileError(str(exc)) from None
+    data = rows[start:]
+    keep = [i for i, r in enumerate(data) if any(c.strip() for c in r)]
+    empty = len(data) - len(keep)
+    cols = {}
+    for pos, canon in hmap.columns.items():
+        cols[canon] = pa.array(
+            [data[i][pos] if pos < len(data[i]) else "" for i in keep], type=pa.string()
+        )
+    cols["source_row"] = pa.array(range(1, len(keep) + 1), type=pa.int64())
+    cols["source_line"] = pa.array([lines[start + i] for i in keep], type=pa.int64())
+    return RawTable(
+        file, sheet, hmap.kind, pa.table(cols), encoding, hmap.unknown, malformed or [], empty
+    )
+
+
+def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> list[RawTable]:
+    """A CSV file: encoding detected, every field text, malformed rows recorded by line."""
+    data = path.read_bytes()
+    enc = detect_encoding(data, rel)
+    text = data.decode(enc)
+    if enc != "utf-8":
+        data = text.encode("utf-8")
+    # The widest of the first lines fixes the number of columns (title rows are narrower).
+    head = list(csv.reader(io.StringIO("\n".join(text.splitlines()[:HEADER_SCAN_ROWS]))))
+    ncol = max((len(r) for r in head), default=0)
+    if ncol == 0:
+        raise RawFileError(f"{rel}: no rows")
+    malformed: list[tuple[int, str]] = []
+
+    def on_invalid(row) -> str:
+        malformed.append(
+            (
+                row.number if row.number is not None else -1,
+                f"expected {row.expected_columns} fields, found {row.actual_columns}",
+            )
+        )
+        return "skip"
+
+    names = [f"c{i}" for i in range(ncol)]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(
+                invalid_row_handler=on_invalid, newlines_in_values=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise RawFileError(f"{rel}: not a readable CSV ({exc})") from None
+    # Header detection needs the first rows as lists; data stays columnar for speed.
+    first = [
+        [table.column(j)[i].as_py() for j in range(ncol)]
+        for i in range(min(HEADER_SCAN_ROWS, table.num_rows))
+    ]
+    h, two = _find_header(first, specs)
+    if h < 0:
+        raise RawFileError(f"{rel}: no header row found in the first {HEADER_SCAN_ROWS} rows")
+    cells = combine_two_row_header(first[h], first[h + 1]) if two else [(t, None) for t in first[h]]
+    try:
+        hmap = best_table(cells, specs, folder, rel)
+    except HeaderError as exc:
+        raise RawFileError(str(exc)) from None
+    start = h + 2 if two else h + 1
+    body = table.slice(start)
+    # Physical line numbers: rows are lines here (no embedded newlines); malformed lines shift them.
+    bad_lines = sorted(n for n, _ in malformed if n >= 0)
+    lines = _line_numbers(body.num_rows, start, bad_lines)
+    nonempty = (
+        pa.compute.greater(
+            pa.compute.utf8_length(
+                pa.compute.binary_join_element_wise(*[body.column(j) for j in range(ncol)], "")
+            ),
+            0,
+        )
+        if ncol
+        else None
+    )
+    cols = {canon: body.column(pos) for pos, canon in hmap.columns.items()}
+    cols["source_line"] = pa.array(lines, type=pa.int64())
+    out = pa.table(cols)
+    empty = 0
+    if nonempty is not None:
+        empty = body.num_rows - pa.compute.sum(nonempty).as_py() if body.num_rows else 0
+        out = out.filter(nonempty)
+    out = out.append_column("source_row", pa.array(range(1, out.num_rows + 1), type=pa.int64()))
+    return [RawTable(rel, "", hmap.kind, out, enc, hmap.unknown, malformed, int(empty or 0))]
+
+
+def _line_numbers(n: int, start: int, bad_lines: list[int]) -> list[int]:
+    """1-based physical line of each parsed data row, skipping lines rejected as malformed."""
+    out = []
+    line = start + 1  # 1-based line of the first data row if nothing was skipped before it
+    bad = iter(bad_lines)
+    nb = next(bad, None)
+    while nb is not None and nb <= line:
+        line += 1
+        nb = next(bad, None)
+    for _ in range(n):
+        while nb is not None and nb == line:
+            line += 1
+            nb = next(bad, None)
+        out.append(line)
+        line += 1
+    return out
+
+
+def read_xlsx(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> list[RawTable]:
+    """Every sheet with a header row; sheets without one (notes, instructions) are skipped."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for corrupt archives
+        raise RawFileError(
+            f"{rel}: not a readable XLSX workbook ({type(exc).__name__}: {exc})"
+        ) from None
+    out = []
+    skipped = []
+    for name in wb.sheet_names:
+        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        text_rows = [[_cell_text(v) for v in r] for r in rows]
+        if not any(any(c for c in r) for r in text_rows):
+            continue
+        try:
+            out.append(
+                _build(rel, name, text_rows, list(range(1, len(text_rows) + 1)), folder, specs)
+            )
+        except RawFileError as exc:
+            skipped.append(str(exc))
+    if not out:
+        raise RawFileError(skipped[0] if skipped else f"{rel}: the workbook has no data")
+    return out
+
+
+def read_raw_file(
+    path: Path, raw_root: Path, specs: dict[str, TableSpec] | None = None
+) -> list[RawTable]:
+    """Read one file under ``raw_root/<dataset>/``; one :class:`RawTable` per sheet with data."""
+    specs = specs or load_dictionary()
+    rel = str(path.relative_to(raw_root))
+    folder = path.relative_to(raw_root).parts[0]
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return read_csv(path, rel, folder, specs)
+    if suffix in (".xlsx", ".xlsm"):
+        return read_xlsx(path, rel, folder, specs)
+    raise RawFileError(f"{rel}: unsupported file type '{suffix}' (expected .csv or .xlsx)")
