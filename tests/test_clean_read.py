@@ -82,5 +82,5 @@ def test_a_file_in_the_wrong_folder_is_named_as_such(tmp_path):
         "学校标识码,学籍号,姓名,月份,应到天数,实到天数,病假,事假,旷课\n2153021001,G1,张三,2016-09,20,20,0,0,0\n",
         encoding="utf-8",
     )
-    with pytest.raises(RawFileError, match="attendance table .* delivered in the 'xueji' folder"):
+    with pytest.raises(RawFileError, match=r"attendance table .* delivered in the 'xueji' folder"):
         read_raw_file(p, tmp_path)
