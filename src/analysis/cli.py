@@ -90,6 +90,104 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_clean_summary(manifest: dict, interim: Path) -> None:
+    """Per dataset: files, rows read / kept / merged / quarantined; then rejected files."""
+    files = manifest["files"]
+    t = Table(title=f"Cleaning · {manifest['totals']['files']} raw files", title_justify="left")
+    for col in ("table", "files", "rows read", "kept", "merged", "quarantined", "values flagged"):
+        t.add_column(col, justify="right" if col != "table" else "left")
+    by_kind: dict[str, list] = {}
+    for f in files:
+        for k in set(f["kinds"]) or {"(rejected)"}:
+            by_kind.setdefault(k, []).append(f)
+    for kind in sorted(by_kind):
+        fs = by_kind[kind]
+        t.add_row(
+            kind,
+            str(len(fs)),
+            f"{sum(f['rows_read'] for f in fs):,}",
+            f"{sum(f['rows_kept'] for f in fs):,}",
+            f"{sum(f['rows_merged'] for f in fs):,}",
+            f"{sum(sum(f['rows_quarantined'].values()) for f in fs):,}",
+            f"{sum(sum(f['values_quarantined'].values()) for f in fs):,}",
+        )
+    console.print(t)
+    for f in files:
+        if f["status"] == "rejected":
+            console.print(f"[red]rejected[/] {f['message']}")
+    unknown = sorted({u for f in files for u in f["unknown_columns"]})
+    if unknown:
+        console.print(f"Columns not in the header dictionary (ignored): {', '.join(unknown)}")
+    console.print(
+        f"Clean tables, quarantine and manifest in {interim} ({manifest.get('seconds', 0):.0f} s)."
+    )
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from analysis.clean.read import RawFileError
+    from analysis.clean.stage import clean
+
+    data_dir = _data_dir(args)
+    try:
+        with console.status("starting") as status:
+            manifest = clean(
+                data_dir / "raw",
+                data_dir / "interim",
+                progress=lambda m: status.update(f"[bold]clean[/]: {m}"),
+                force=args.force,
+            )
+    except RawFileError as exc:
+        raise UserError(str(exc)) from None
+    if manifest.get("skipped"):
+        console.print(
+            "[dim]clean: raw files unchanged since the last run: nothing to do (use --force to redo)[/]"
+        )
+    print_clean_summary(manifest, data_dir / "interim")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from analysis.validate import validate
+
+    data_dir = _data_dir(args)
+    if not (data_dir / "truth").is_dir():
+        raise UserError(
+            f"{data_dir / 'truth'} not found: validation needs a synthetic prefecture (analysis synth)"
+        )
+    reports = Path(args.reports_dir).resolve()
+    with console.status("validating against the truth"):
+        result = validate(data_dir, reports)
+    if "clean" in result:
+        c = result["clean"]
+        t = Table(title="Cleaning against the truth", title_justify="left")
+        t.add_column("measure")
+        t.add_column("value", justify="right")
+        t.add_column("target", justify="right")
+        t.add_row(
+            "corrupted values repaired or quarantined",
+            f"{100 * c['repaired_or_quarantined_share']:.2f} %",
+            "≥ 99.5 %",
+        )
+        t.add_row(
+            "clean rows wrongly quarantined",
+            f"{100 * c['clean_rows_wrongly_quarantined_share']:.3f} %",
+            "≤ 0.1 %",
+        )
+        t.add_row(
+            "undetectable (valid-looking) corruptions", f"{c['undetectable_values']:,}", "reported"
+        )
+        t.add_row("silently wrong values", f"{c['silently_wrong_values']:,}", "")
+        console.print(t)
+        worst = sorted(c["by_kind"].items(), key=lambda kv: -kv[1].get("silently_wrong", 0))[:5]
+        for kind, counts in worst:
+            if counts.get("silently_wrong"):
+                console.print(f"  {kind}: {counts}")
+    else:
+        console.print("Nothing to validate yet: run `analysis clean` first.")
+    console.print(f"Written to {reports / 'validation.json'}")
+    return 0
+
+
 def _synth_is_current(data_dir: Path, scale: str, seed: int) -> dict | None:
     path = data_dir / "truth" / "summary.json"
     if not (data_dir / "raw").is_dir() or not path.is_file():
@@ -160,6 +258,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scale_args(s, "yuxi")
     s.set_defaults(func=cmd_synth)
+
+    c = sub.add_parser(
+        "clean",
+        help="raw registry files to clean tables, with quarantine and a row-accounting manifest",
+        description=(
+            "Read every file under DATA_DIR/raw/ (CSV in GB18030 or UTF-8, XLSX), map headers through the "
+            "header dictionary, normalise IDs, names and dates, quarantine what cannot be trusted, and write "
+            "one table per kind to DATA_DIR/interim/ with quarantine.parquet and manifest.json."
+        ),
+    )
+    c.add_argument(
+        "--force", action="store_true", help="clean again even if the raw files have not changed"
+    )
+    c.set_defaults(func=cmd_clean)
+
+    v = sub.add_parser(
+        "validate",
+        help="compare every stage's output with the synthetic truth; writes reports/validation.json",
+        description="Compare every stage's output with DATA_DIR/truth/ and write REPORTS_DIR/validation.json.",
+    )
+    v.add_argument(
+        "--reports-dir", default="reports", help="where validation.json goes (default: ./reports)"
+    )
+    v.set_defaults(func=cmd_validate)
 
     r = sub.add_parser(
         "run",

@@ -17,6 +17,8 @@ import pyarrow.compute as pc
 #: Separators seen between the parts of transliterated names (after NFKC).
 DOT_VARIANTS = "•．.・‧∙⋅･·"
 MIDDLE_DOT = "·"
+#: Traditional -> simplified results already computed in this process.
+_SIMPLIFIED: dict[str, str] = {}
 
 
 @cache
@@ -39,11 +41,15 @@ def normalize_names(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Ar
         MIDDLE_DOT,
     )
     s = pc.utf8_trim(s, MIDDLE_DOT)
-    # Traditional to simplified on distinct values (names repeat: cheap).
+    # Traditional to simplified on distinct values, remembered across files (the same
+    # children appear in every term's registry and every month's attendance).
     uniq = pc.unique(s)
-    conv = _t2s()
     u_list = uniq.to_pylist()
-    simplified = [conv.convert(v) if v else v for v in u_list]
+    todo = [v for v in u_list if v and v not in _SIMPLIFIED]
+    if todo:
+        conv = _t2s()
+        _SIMPLIFIED.update((v, conv.convert(v)) for v in todo)
+    simplified = [_SIMPLIFIED.get(v, v) if v else v for v in u_list]
     changed_u = np.array([a != b for a, b in zip(u_list, simplified, strict=True)])
     if not changed_u.any():
         return s, pa.array(np.zeros(len(s), bool))

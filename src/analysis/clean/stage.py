@@ -1,0 +1,508 @@
+"""The cleaning stage: every raw file in, one clean table per kind out, nothing lost.
+
+For each raw file:
+
+1. read it (:mod:`analysis.clean.read`): encoding, title rows, merged headers, the header
+   dictionary; a file that cannot be read is *rejected* with its reason in the manifest;
+2. merge exact duplicate rows into their first occurrence (recorded in ``merges``);
+3. normalise every column by its type (:data:`COLUMN_TYPES`), repairing only what is certain
+   (IDs, names, dates, legacy county codes); a value that cannot be trusted is set to null
+   and recorded in the quarantine with ``scope='value'`` and a reason, the row is kept;
+4. quarantine whole rows that cannot be trusted (``scope='row'``): a required value
+   missing, impossible attendance, a birth date in the future;
+5. write ``data/interim/<kind>.parquet`` (all files of a kind together, with the lineage
+   columns ``source_file``, ``source_sheet``, ``source_row``, ``source_line``),
+   ``quarantine.parquet``, ``merges.parquet`` and ``manifest.json``.
+
+The manifest says, per raw file, rows read, kept, merged and quarantined by reason; read =
+kept + merged + quarantined, always. Outputs are written to a temporary folder and swapped in
+whole, so a failed run leaves the previous outputs as they were. A rerun on unchanged input
+(same file contents, same code version) does no work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from analysis import __version__
+from analysis.clean.dates import parse_dates
+from analysis.clean.headers import TableSpec, load_dictionary
+from analysis.clean.ids import normalize_ids
+from analysis.clean.names import normalize_names
+from analysis.clean.read import RawFileError, RawTable, read_raw_file
+
+#: How each canonical column is normalised. Columns not listed are text (NFKC, trimmed).
+COLUMN_TYPES: dict[str, str] = {
+    **dict.fromkeys(
+        ["id_number", "father_id", "mother_id", "guardian_id", "head_id", "member_id"], "id"
+    ),
+    **dict.fromkeys(
+        ["name", "father_name", "mother_name", "guardian_name", "head_name", "member_name"], "name"
+    ),
+    **dict.fromkeys(
+        [
+            "birth_date",
+            "detected",
+            "step1",
+            "step2",
+            "step3",
+            "step4",
+            "return_date",
+            "start_date",
+            "end_date",
+            "issued",
+            "adopted",
+            "date",
+        ],
+        "date",
+    ),
+    **dict.fromkeys(["month", "entry_date"], "month"),
+    **dict.fromkeys(
+        [
+            "days_required",
+            "days_present",
+            "sick_leave",
+            "personal_leave",
+            "unexcused",
+            "days",
+            "rank",
+            "problems",
+            "visits_per_month",
+            "registered_year",
+            "lifted_year",
+        ],
+        "int",
+    ),
+    "school_code": "school_code",
+    "county_code": "county_code",
+    **dict.fromkeys(["hukou_address", "current_address", "address"], "address"),
+}
+#: Old county names in addresses (Jiangchuan became a district in 2015, Chengjiang a city in 2019).
+LEGACY_COUNTY_NAMES = {"江川县": "江川区", "澄江县": "澄江市"}
+#: Legacy county codes and names of Yuxi, mapped to the current ones.
+LEGACY_COUNTY_CODES = {"530421": "530403", "530422": "530481"}
+ATTENDANCE_PARTS = ("days_present", "sick_leave", "personal_leave", "unexcused")
+#: Values without which a row cannot be used at all (the row is quarantined when empty).
+#: A required *column* (header dictionary) may still have empty values, e.g. the return
+#: date of a child who has not returned.
+NOT_NULL: dict[str, tuple[str, ...]] = {
+    "schools": ("school_code", "school_name"),
+    "hukou": ("name",),
+    "xueji": ("student_no", "name", "school_code"),
+    "attendance": ("student_no", "month"),
+    "leave": ("student_no", "start_date"),
+    "poverty": ("member_name",),
+    "disability": ("name",),
+    "persuasion": ("name",),
+    "redlist": ("student_no",),
+    "home_teaching": ("name",),
+    "policies": ("county", "policy"),
+    "inspections": ("school_code", "date"),
+}
+
+
+@dataclass
+class FileReport:
+    """What happened to one raw file (one entry of the manifest)."""
+
+    file: str
+    sha1: str
+    status: str = "read"  # 'read' or 'rejected'
+    message: str = ""
+    kinds: list[str] = field(default_factory=list)
+    encoding: str = ""
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_merged: int = 0
+    rows_quarantined: dict[str, int] = field(default_factory=dict)
+    values_quarantined: dict[str, int] = field(default_factory=dict)
+    repairs: dict[str, int] = field(default_factory=dict)
+    unknown_columns: list[str] = field(default_factory=list)
+    malformed_lines: int = 0
+    empty_rows: int = 0
+
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_kept + self.rows_merged + sum(
+            self.rows_quarantined.values()
+        )
+
+
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _text(a: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(a, pa.ChunkedArray):
+        a = a.combine_chunks()
+    return pc.utf8_trim_whitespace(pc.utf8_normalize(pc.fill_null(a.cast(pa.string()), ""), "NFKC"))
+
+
+class _Collector:
+    """Quarantine records and repairs of one file."""
+
+    def __init__(self, t: RawTable):
+        self.t = t
+        self.rows: list[pa.Table] = []
+        self.repairs: Counter = Counter()
+        self.values: Counter = Counter()
+
+    def value(self, mask: np.ndarray, column: str, reason: str, raw: pa.Array) -> None:
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            return
+        self.values[reason] += len(idx)
+        self.rows.append(self._records(idx, "value", reason, column, pc.take(raw, pa.array(idx))))
+
+    def row(self, mask: np.ndarray, reason: str, table: pa.Table) -> None:
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            return
+        cols = [c for c in table.column_names if c not in ("source_row", "source_line")]
+        sub = table.take(pa.array(idx))
+        raw = (
+            pc.binary_join_element_wise(
+                *[pc.fill_null(sub.column(c).cast(pa.string()), "") for c in cols], "|"
+            )
+            if cols
+            else pa.array([""] * len(idx))
+        )
+        self.rows.append(self._records(idx, "row", reason, "|".join(cols), raw))
+
+    def _records(self, idx, scope, reason, column, raw) -> pa.Table:
+        tab = self.t.table
+        return pa.table(
+            {
+                "source_file": pa.array([self.t.file] * len(idx)),
+                "source_sheet": pa.array([self.t.sheet] * len(idx)),
+                "source_row": pc.take(tab.column("source_row"), pa.array(idx)),
+                "source_line": pc.take(tab.column("source_line"), pa.array(idx)),
+                "kind": pa.array([self.t.kind] * len(idx)),
+                "scope": pa.array([scope] * len(idx)),
+                "reason": pa.array([reason] * len(idx)),
+                "column": pa.array([column] * len(idx)),
+                "raw_value": pa.array(raw, type=pa.string())
+                if not isinstance(raw, pa.ChunkedArray)
+                else raw.combine_chunks().cast(pa.string()),
+            }
+        )
+
+
+def _normalise(
+    t: RawTable, spec: TableSpec, schools: set[str] | None, today: dt.date, col: _Collector
+) -> tuple[pa.Table, np.ndarray]:
+    """Typed clean columns for one table, and the mask of rows to keep."""
+    tab = t.table
+    n = tab.num_rows
+    out: dict[str, pa.Array] = {}
+    keep = np.ones(n, bool)
+    raw = {
+        c: _text(tab.column(c)) for c in tab.column_names if c not in ("source_row", "source_line")
+    }
+    for c, v in raw.items():
+        kind = COLUMN_TYPES.get(c, "text")
+        empty = pc.equal(pc.utf8_length(v), 0).to_numpy(zero_copy_only=False)
+        if kind == "id":
+            ids = normalize_ids(tab.column(c))
+            out[c] = ids.column("id_number")
+            out[f"{c}_status"] = ids.column("id_status")
+            out[f"{c}_partial"] = ids.column("id_partial")
+            status = ids.column("id_status").to_numpy(zero_copy_only=False)
+            for st in ("bad_check", "bad_date", "malformed", "excel_truncated", "registry_number"):
+                col.value(status == st, c, f"id_{st}", tab.column(c).combine_chunks())
+            differs = pc.fill_null(
+                pc.not_equal(tab.column(c).combine_chunks(), ids.column("id_number")), False
+            )
+            changed = (status == "valid") & differs.to_numpy(zero_copy_only=False)
+            col.repairs["id_normalised"] += int(changed.sum())
+            col.repairs["id_upgraded15"] += int((status == "upgraded15").sum())
+            regno = ids.column("id_regno")
+            if "student_no" in raw:
+                col.repairs["id_column_held_registry_number"] += int(
+                    pc.sum(pc.is_valid(regno)).as_py() or 0
+                )
+        elif kind == "name":
+            norm, trad = normalize_names(tab.column(c))
+            out[c] = norm
+            out[f"{c}_raw"] = tab.column(c).combine_chunks()
+            col.repairs["name_traditional_to_simplified"] += int(pc.sum(trad).as_py() or 0)
+        elif kind in ("date", "month"):
+            d, _fmt = parse_dates(v, month_only=kind == "month")
+            out[c] = d
+            bad = ~empty & ~pc.is_valid(d).to_numpy(zero_copy_only=False)
+            col.value(bad, c, "unparseable_date", v)
+            if c == "birth_date":
+                future = pc.fill_null(pc.greater(d, pa.scalar(today, pa.date32())), False).to_numpy(
+                    zero_copy_only=False
+                )
+                col.row(future & keep, "future_birth_date", tab)
+                keep &= ~future
+        elif kind == "int":
+            ok = pc.match_substring_regex(v, r"^-?\d+(\.0+)?$").to_numpy(zero_copy_only=False)
+            vals = np.zeros(n, np.int64)
+            if ok.any():
+                vals[ok] = pc.cast(
+                    pc.cast(pc.filter(v, pa.array(ok)), pa.float64()), pa.int64()
+                ).to_numpy()
+            out[c] = pa.array(vals, mask=~ok)
+            col.value(~ok & ~empty, c, "not_an_integer", v)
+        elif kind == "school_code":
+            out[c] = v
+            if schools is not None:
+                unknown = ~empty & ~pc.is_in(v, pa.array(sorted(schools))).to_numpy(
+                    zero_copy_only=False
+                )
+                col.value(unknown, c, "unknown_school_code", v)
+                out[c] = pa.array(
+                    np.where(unknown, None, np.asarray(v.to_pylist(), dtype=object)),
+                    type=pa.string(),
+                )
+        elif kind == "address":
+            fixed = v
+            for old_name, new_name in LEGACY_COUNTY_NAMES.items():
+                fixed = pc.replace_substring(fixed, old_name, new_name)
+            col.repairs["legacy_county_name"] += int(pc.sum(pc.not_equal(fixed, v)).as_py() or 0)
+            out[c] = fixed
+        elif kind == "county_code":
+            legacy = pc.is_in(v, pa.array(list(LEGACY_COUNTY_CODES))).to_numpy(zero_copy_only=False)
+            mapped = np.asarray(v.to_pylist(), dtype=object)
+            mapped[legacy] = [LEGACY_COUNTY_CODES[x] for x in mapped[legacy]]
+            out[c] = pa.array(mapped, type=pa.string())
+            col.repairs["legacy_county_code"] += int(legacy.sum())
+        else:
+            out[c] = v
+        if c in NOT_NULL.get(t.kind, ()):
+            missing = empty & keep
+            col.row(missing, f"missing_{c}", tab)
+            keep &= ~empty
+    if t.kind == "attendance":
+        nums = {
+            c: out[c].to_numpy(zero_copy_only=False) for c in ("days_required", *ATTENDANCE_PARTS)
+        }
+        bad_num = np.zeros(n, bool)
+        for c in nums:
+            a = out[c]
+            bad_num |= ~pc.is_valid(a).to_numpy(zero_copy_only=False)
+        finite = {c: np.nan_to_num(np.asarray(x, dtype=float), nan=-1) for c, x in nums.items()}
+        negative = np.any([finite[c] < 0 for c in finite], axis=0) & ~bad_num
+        parts = sum(finite[c] for c in ATTENDANCE_PARTS)
+        impossible = (
+            ~bad_num
+            & ~negative
+            & (
+                (finite["days_present"] > finite["days_required"])
+                | (parts != finite["days_required"])
+                | (finite["days_required"] > 31)
+            )
+        )
+        col.row(bad_num & keep, "attendance_not_a_number", tab)
+        keep &= ~bad_num
+        col.row((negative | impossible) & keep, "impossible_attendance", tab)
+        keep &= ~(negative | impossible)
+    return pa.table(out), keep
+
+
+def _exact_duplicates(t: RawTable) -> np.ndarray:
+    """Rows identical to an earlier row in every column (first occurrence kept)."""
+    cols = [c for c in t.table.column_names if c not in ("source_row", "source_line")]
+    if not cols or t.table.num_rows == 0:
+        return np.zeros(t.table.num_rows, bool)
+    key = pc.binary_join_element_wise(
+        *[pc.fill_null(t.table.column(c).cast(pa.string()), "") for c in cols], "\x1f"
+    )
+    codes = pc.dictionary_encode(key).combine_chunks().indices.to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    return np.arange(len(codes)) != first[codes]
+
+
+def clean(
+    raw_dir: Path,
+    interim_dir: Path,
+    progress: Callable[[str], None] | None = None,
+    today: dt.date | None = None,
+    force: bool = False,
+) -> dict:
+    """Clean every file under ``raw_dir`` into ``interim_dir``; return the manifest."""
+    say = progress or (lambda _m: None)
+    today = today or dt.date.today()
+    raw_dir, interim_dir = Path(raw_dir), Path(interim_dir)
+    paths = sorted(p for p in raw_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not paths:
+        raise RawFileError(
+            f"{raw_dir}: no raw files (run `analysis synth` or copy a county's extracts there)"
+        )
+    hashes = {str(p.relative_to(raw_dir)): _sha1(p) for p in paths}
+    old = interim_dir / "manifest.json"
+    if old.is_file() and not force:
+        prev = json.loads(old.read_text(encoding="utf-8"))
+        if prev.get("inputs") == hashes and prev.get("version") == __version__:
+            prev["skipped"] = True
+            return prev
+    specs = load_dictionary()
+    t0 = time.perf_counter()
+    # The school roster first: other tables' school codes are checked against it.
+    schools: set[str] | None = None
+    for p in paths:
+        if p.relative_to(raw_dir).parts[0] == "schools":
+            try:
+                for t in read_raw_file(p, raw_dir, specs):
+                    if t.kind == "schools":
+                        schools = (schools or set()) | set(
+                            _text(t.table.column("school_code")).to_pylist()
+                        )
+            except RawFileError:
+                pass
+    by_kind: dict[str, list[pa.Table]] = {}
+    quarantine: list[pa.Table] = []
+    merges: list[pa.Table] = []
+    reports: list[FileReport] = []
+    for i, p in enumerate(paths):
+        rel = str(p.relative_to(raw_dir))
+        if i % 20 == 0:
+            say(f"cleaning {i + 1}/{len(paths)}: {rel}")
+        rep = FileReport(rel, hashes[rel])
+        try:
+            tables = read_raw_file(p, raw_dir, specs)
+        except RawFileError as exc:
+            rep.status, rep.message = "rejected", str(exc)
+            reports.append(rep)
+            continue
+        for t in tables:
+            rep.kinds.append(t.kind)
+            rep.encoding = t.encoding
+            rep.unknown_columns += [u for u in t.unknown_columns if u not in rep.unknown_columns]
+            rep.empty_rows += t.empty_rows
+            n = t.table.num_rows
+            rep.rows_read += n + len(t.malformed)
+            if t.malformed:
+                rep.malformed_lines += len(t.malformed)
+                rep.rows_quarantined["malformed_line"] = rep.rows_quarantined.get(
+                    "malformed_line", 0
+                ) + len(t.malformed)
+                quarantine.append(
+                    pa.table(
+                        {
+                            "source_file": [rel] * len(t.malformed),
+                            "source_sheet": [t.sheet] * len(t.malformed),
+                            "source_row": pa.array([None] * len(t.malformed), pa.int64()),
+                            "source_line": pa.array([ln for ln, _ in t.malformed], pa.int64()),
+                            "kind": [t.kind] * len(t.malformed),
+                            "scope": ["row"] * len(t.malformed),
+                            "reason": ["malformed_line"] * len(t.malformed),
+                            "column": [""] * len(t.malformed),
+                            "raw_value": [m for _, m in t.malformed],
+                        }
+                    )
+                )
+            dup = _exact_duplicates(t)
+            if dup.any():
+                idx = np.flatnonzero(dup)
+                merges.append(
+                    pa.table(
+                        {
+                            "source_file": [rel] * len(idx),
+                            "source_sheet": [t.sheet] * len(idx),
+                            "source_row": pc.take(t.table.column("source_row"), pa.array(idx)),
+                            "merged_into_row": pc.take(
+                                t.table.column("source_row"), pa.array(idx - 1)
+                            ),
+                        }
+                    )
+                )
+            col = _Collector(t)
+            clean_tab, keep = _normalise(t, specs[t.kind], schools, today, col)
+            keep_rows = keep & ~dup
+            # A duplicate of a row that was quarantined counts as merged, not twice quarantined.
+            rep.rows_merged += int(dup.sum())
+            row_q = [q for q in col.rows if q.column("scope")[0].as_py() == "row"]
+            # Keep only row-quarantine records of non-duplicate rows.
+            for q in col.rows:
+                if q.column("scope")[0].as_py() == "row":
+                    rows_q = q.column("source_row").to_numpy()
+                    q = q.filter(pa.array(~dup[rows_q - 1]))
+                quarantine.append(q)
+            for q in row_q:
+                rows_q = q.column("source_row").to_numpy()
+                reason = q.column("reason")[0].as_py()
+                c = int((~dup[rows_q - 1]).sum())
+                if c:
+                    rep.rows_quarantined[reason] = rep.rows_quarantined.get(reason, 0) + c
+            for k, v in col.values.items():
+                rep.values_quarantined[k] = rep.values_quarantined.get(k, 0) + v
+            for k, v in col.repairs.items():
+                if v:
+                    rep.repairs[k] = rep.repairs.get(k, 0) + v
+            rep.rows_kept += int(keep_rows.sum())
+            sel = pa.array(keep_rows)
+            lineage = pa.table(
+                {
+                    "source_file": pa.array([rel] * n),
+                    "source_sheet": pa.array([t.sheet] * n),
+                    "source_row": t.table.column("source_row"),
+                    "source_line": t.table.column("source_line"),
+                }
+            ).filter(sel)
+            body = clean_tab.filter(sel)
+            for name in lineage.column_names:
+                body = body.append_column(name, lineage.column(name))
+            by_kind.setdefault(t.kind, []).append(body)
+        reports.append(rep)
+
+    say("writing clean tables")
+    tmp = interim_dir.with_name(interim_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    tables_out = {}
+    for kind, parts in by_kind.items():
+        tab = pa.concat_tables(parts, promote_options="permissive")
+        pq.write_table(tab, tmp / f"{kind}.parquet", compression="zstd")
+        tables_out[kind] = tab.num_rows
+    q = pa.concat_tables(quarantine, promote_options="permissive") if quarantine else None
+    if q is not None:
+        pq.write_table(q, tmp / "quarantine.parquet", compression="zstd")
+    if merges:
+        pq.write_table(pa.concat_tables(merges), tmp / "merges.parquet", compression="zstd")
+    manifest = {
+        "version": __version__,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "inputs": hashes,
+        "tables": tables_out,
+        "files": [rep.__dict__ for rep in reports],
+        "totals": {
+            "files": len(reports),
+            "rejected": sum(r.status == "rejected" for r in reports),
+            "rows_read": sum(r.rows_read for r in reports),
+            "rows_kept": sum(r.rows_kept for r in reports),
+            "rows_merged": sum(r.rows_merged for r in reports),
+            "rows_quarantined": sum(sum(r.rows_quarantined.values()) for r in reports),
+            "values_quarantined": sum(sum(r.values_quarantined.values()) for r in reports),
+        },
+    }
+    (tmp / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    old_dir = interim_dir.with_name(interim_dir.name + ".old")
+    shutil.rmtree(old_dir, ignore_errors=True)
+    if interim_dir.exists():
+        os.replace(interim_dir, old_dir)
+    os.replace(tmp, interim_dir)
+    shutil.rmtree(old_dir, ignore_errors=True)
+    manifest["skipped"] = False
+    return manifest
