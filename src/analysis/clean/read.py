@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from analysis.clean.headers import (
@@ -48,6 +49,8 @@ class RawTable:
     unknown_columns: list[str] = field(default_factory=list)
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (line, reason) rows not read
     empty_rows: int = 0  # fully empty rows skipped (not records)
+    duplicate_columns: list[str] = field(default_factory=list)  # titled twice: first kept
+    title_lines: int = 0  # lines above the header
 
 
 def detect_encoding(data: bytes, file: str) -> str:
@@ -61,7 +64,18 @@ def detect_encoding(data: bytes, file: str) -> str:
     if b"\x00" in data[:65536]:
         raise RawFileError(f"{file}: binary content, not a CSV text file")
     if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
+        try:
+            data[3:].decode("utf-8")
+            return "utf-8-sig"
+        except UnicodeDecodeError:
+            # The BOM says UTF-8 but the text is not: GB18030 behind a wrong declaration.
+            try:
+                data[3:].decode("gb18030")
+                return "gb18030-after-utf8-bom"
+            except UnicodeDecodeError:
+                raise RawFileError(
+                    f"{file}: starts with a UTF-8 byte-order mark but is neither UTF-8 nor GB18030"
+                ) from None
     try:
         data.decode("utf-8")
         return "utf-8"
@@ -165,30 +179,45 @@ def _build(
     cols["source_row"] = pa.array(range(1, len(keep) + 1), type=pa.int64())
     cols["source_line"] = pa.array([lines[start + i] for i in keep], type=pa.int64())
     return RawTable(
-        file, sheet, hmap.kind, pa.table(cols), encoding, hmap.unknown, malformed or [], empty
+        file,
+        sheet,
+        hmap.kind,
+        pa.table(cols),
+        encoding,
+        hmap.unknown,
+        malformed or [],
+        empty,
+        hmap.duplicates,
+        h,
     )
 
 
 def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> list[RawTable]:
-    """A CSV file: encoding detected, every field text, malformed rows recorded by line."""
+    """A CSV file: encoding and delimiter detected, every field text, malformed rows recorded
+    by line, blank lines and title lines above the header counted but not taken as rows."""
     data = path.read_bytes()
     enc = detect_encoding(data, rel)
-    text = data.decode(enc)
+    text = data[3:].decode("gb18030") if enc == "gb18030-after-utf8-bom" else data.decode(enc)
     if enc != "utf-8":
         data = text.encode("utf-8")
+    sample = "\n".join(text.splitlines()[:HEADER_SCAN_ROWS])
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
     # The widest of the first lines fixes the number of columns (title rows are narrower).
-    head = list(csv.reader(io.StringIO("\n".join(text.splitlines()[:HEADER_SCAN_ROWS]))))
+    head = list(csv.reader(io.StringIO(sample), delimiter=delimiter))
     ncol = max((len(r) for r in head), default=0)
     if ncol == 0:
         raise RawFileError(f"{rel}: no rows")
     malformed: list[tuple[int, str]] = []
 
+    bad_texts: list[str] = []
+
     def on_invalid(row) -> str:
+        bad_texts.append(row.text)
         malformed.append(
-            (
-                row.number if row.number is not None else -1,
-                f"expected {row.expected_columns} fields, found {row.actual_columns}",
-            )
+            (-1, f"expected {row.expected_columns} fields, found {row.actual_columns}")
         )
         return "skip"
 
@@ -198,7 +227,7 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(
-                invalid_row_handler=on_invalid, newlines_in_values=False
+                delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=False
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
@@ -208,6 +237,13 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
         )
     except pa.ArrowInvalid as exc:
         raise RawFileError(f"{rel}: not a readable CSV ({exc})") from None
+    # The parser does not say where a rejected row was: find its line from its text (rare).
+    pos = 0
+    for k, bad in enumerate(bad_texts):
+        at = text.find(bad, pos)
+        if at >= 0:
+            malformed[k] = (text.count("\n", 0, at) + 1, malformed[k][1])
+            pos = at + len(bad)
     # Header detection needs the first rows as lists; data stays columnar for speed.
     first = [
         [table.column(j)[i].as_py() for j in range(ncol)]
@@ -223,28 +259,41 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
         raise RawFileError(str(exc)) from None
     start = h + 2 if two else h + 1
     body = table.slice(start)
-    # Physical line numbers: rows are lines here (no embedded newlines); malformed lines shift them.
-    bad_lines = sorted(n for n, _ in malformed if n >= 0)
-    lines = _line_numbers(body.num_rows, start, bad_lines)
-    nonempty = (
-        pa.compute.greater(
-            pa.compute.utf8_length(
-                pa.compute.binary_join_element_wise(*[body.column(j) for j in range(ncol)], "")
-            ),
-            0,
-        )
-        if ncol
-        else None
+    # Physical line numbers: parsed rows are lines (no embedded newlines); lines rejected as
+    # malformed and blank lines (which the parser skips) are not rows.
+    skipped = [n for n, _ in malformed if n >= 0]
+    blank: list[int] = []
+    if "\n\n" in text or "\n\r\n" in text:
+        blank = [i + 1 for i, ln in enumerate(text.splitlines()) if not ln.strip()]
+    all_lines = _line_numbers(table.num_rows, 0, sorted(skipped + blank))
+    header_line = all_lines[h] if all_lines else 1
+    lines = all_lines[start:]
+    titles = [n for n, _ in malformed if 0 <= n < header_line]
+    malformed = [(n, r) for n, r in malformed if not 0 <= n < header_line]
+    blank_after_header = sum(1 for b in blank if b > header_line)
+    nonempty = pc.greater(
+        pc.utf8_length(pc.binary_join_element_wise(*[body.column(j) for j in range(ncol)], "")), 0
     )
     cols = {canon: body.column(pos) for pos, canon in hmap.columns.items()}
     cols["source_line"] = pa.array(lines, type=pa.int64())
     out = pa.table(cols)
-    empty = 0
-    if nonempty is not None:
-        empty = body.num_rows - pa.compute.sum(nonempty).as_py() if body.num_rows else 0
-        out = out.filter(nonempty)
+    empty = body.num_rows - (pc.sum(nonempty).as_py() or 0) if body.num_rows else 0
+    out = out.filter(nonempty)
     out = out.append_column("source_row", pa.array(range(1, out.num_rows + 1), type=pa.int64()))
-    return [RawTable(rel, "", hmap.kind, out, enc, hmap.unknown, malformed, int(empty or 0))]
+    return [
+        RawTable(
+            rel,
+            "",
+            hmap.kind,
+            out,
+            enc,
+            hmap.unknown,
+            malformed,
+            int(empty) + blank_after_header,
+            hmap.duplicates,
+            len(titles) + h,
+        )
+    ]
 
 
 def _line_numbers(n: int, start: int, bad_lines: list[int]) -> list[int]:

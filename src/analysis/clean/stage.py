@@ -132,6 +132,7 @@ class FileReport:
     values_quarantined: dict[str, int] = field(default_factory=dict)
     repairs: dict[str, int] = field(default_factory=dict)
     unknown_columns: list[str] = field(default_factory=list)
+    duplicate_columns: list[str] = field(default_factory=list)
     malformed_lines: int = 0
     empty_rows: int = 0
 
@@ -389,6 +390,9 @@ def clean(
             rep.encoding = t.encoding
             rep.unknown_columns += [u for u in t.unknown_columns if u not in rep.unknown_columns]
             rep.empty_rows += t.empty_rows
+            rep.duplicate_columns += [
+                d for d in t.duplicate_columns if d not in rep.duplicate_columns
+            ]
             n = t.table.num_rows
             rep.rows_read += n + len(t.malformed)
             if t.malformed:

@@ -1,0 +1,209 @@
+"""Write the bad-input corpus under tests/data/bad/ (run from the repository root).
+
+Each file is malformed in one way a county's extract can be; tests/test_clean_bad_input.py
+states the exact outcome expected of each. The files are committed; this script documents
+how they were made and rebuilds them byte for byte.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from analysis.synth.writers import Sheet, write_xlsx
+
+ROOT = Path(__file__).resolve().parent / "bad"
+ATT = "学校标识码,学籍号,姓名,月份,应到天数,实到天数,病假,事假,旷课"
+XJ = "学籍号,姓名,性别,出生日期,民族,身份证件号,学校标识码,学校名称,年级,学籍状态"
+HK = "户号,姓名,性别,民族,出生日期,公民身份号码"
+SCHOOL = "2153021001"
+ID1 = "530402200803011230"  # check character computed below
+OK_ROW = f"{SCHOOL},G{{id}},张三,2016-09,20,20,0,0,0"
+
+
+def _id(first17: str) -> str:
+    from analysis.idnumber import check_char
+
+    return first17 + check_char(first17)
+
+
+def w(rel: str, data: bytes | str, enc: str = "utf-8") -> None:
+    p = ROOT / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data if isinstance(data, bytes) else data.encode(enc))
+
+
+def main() -> None:
+    a = _id("53040220080301123")
+    b = _id("53040220090415222")
+    good = f"{SCHOOL},G{a},张三,2016-09,20,20,0,0,0\n{SCHOOL},G{b},李丽,2016-09,20,19,1,0,0\n"
+    # The roster every test run has beside the bad file.
+    w(
+        "schools/roster.csv",
+        f"学校标识码,学校名称,学段\n{SCHOOL},红塔玉兴街道中心小学,小学\n2153033001,红塔玉兴街道中学,初中\n",
+    )
+    w("attendance/01_empty.csv", b"")
+    w("attendance/02_header_only.csv", ATT + "\n")
+    w(
+        "attendance/03_binary_junk.csv",
+        bytes(np.random.default_rng(3).integers(0, 256, 2048, dtype=np.uint8)),
+    )
+    w("attendance/04_truncated.csv", ATT + "\n" + good + f"{SCHOOL},G{a},张三,2016-10,16")
+    w("attendance/05_bom_but_gb18030.csv", b"\xef\xbb\xbf" + (ATT + "\n" + good).encode("gb18030"))
+    w(
+        "attendance/06_latin1.csv",
+        (ATT + "\n").encode("utf-8")
+        + f"{SCHOOL},G{a},Jos\xe9,2016-09,20,20,0,0,0\n".encode("latin-1"),
+    )
+    w("attendance/07_duplicate_headers.csv", ATT + ",姓名\n" + good.replace("\n", ",重复\n"))
+    w(
+        "attendance/08_negative.csv",
+        ATT + "\n" + good + f"{SCHOOL},G{a},张三,2016-10,16,18,0,0,-2\n",
+    )
+    w(
+        "attendance/09_present_exceeds_required.csv",
+        ATT + "\n" + good + f"{SCHOOL},G{a},张三,2016-10,16,17,0,0,0\n",
+    )
+    w(
+        "attendance/10_text_numbers.csv",
+        ATT + "\n" + good + f"{SCHOOL},G{a},张三,2016-10,十六,16,0,0,0\n",
+    )
+    w("attendance/11_blank_lines.csv", ATT + "\n\n" + good.replace("\n", "\n\n"))
+    w(
+        "attendance/12_title_rows.csv",
+        "红塔区2016学年月考勤\n导出时间：2017-01-15\n" + ATT + "\n" + good,
+        "gb18030",
+    )
+    w("attendance/13_only_title.csv", "红塔区2016学年月考勤\n")
+    w(
+        "attendance/14_missing_required_column.csv",
+        ATT.replace(",旷课", "") + "\n" + good.replace(",0\n", "\n"),
+    )
+    w("attendance/15_unknown_extension.txt", ATT + "\n" + good)
+    w("attendance/16_not_a_zip.xlsx", "这不是一个工作簿")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+    w("attendance/17_corrupt_zip.xlsx", buf.getvalue()[:30])
+    w(
+        "attendance/18_student_missing.csv",
+        ATT + "\n" + good + f"{SCHOOL},,无名,2016-10,16,16,0,0,0\n",
+    )
+    w("xueji/19_attendance_in_wrong_folder.csv", ATT + "\n" + good)
+    xj = f"G{a},张三,男,2008-03-01,汉族,{a},{SCHOOL},红塔玉兴街道中心小学,三年级,在读\n"
+    w(
+        "xueji/20_unknown_school_code.csv",
+        XJ + "\n" + xj + xj.replace(SCHOOL, "2153029999").replace("G" + a, "G" + b).replace(a, b),
+    )
+    w(
+        "xueji/21_bad_ids.csv",
+        XJ
+        + "\n"
+        + xj
+        + xj.replace("," + a + ",", "," + a[:-1] + ("0" if a[-1] != "0" else "1") + ",").replace(
+            "G" + a, "G1"
+        )
+        + xj.replace("," + a + ",", ",不详,").replace("G" + a, "G2"),
+    )
+    w(
+        "hukou/22_future_birth.csv",
+        HK + f"\n5304020001,张三,男,汉族,2008-03-01,{a}\n5304020002,李四,男,汉族,2035-01-01,{b}\n",
+    )
+    w(
+        "hukou/23_bad_dates.csv",
+        HK
+        + f"\n5304020001,张三,男,汉族,2008-02-30,{a}\n5304020002,李四,男,汉族,明年,{b}\n5304020003,王五,男,汉族,2008年3月1日,{a}\n",
+    )
+    w(
+        "hukou/24_rare_character_gb18030.csv",
+        HK + f"\n5304020001,龚䶮,男,汉族,2008-03-01,{a}\n",
+        "gb18030",
+    )
+    w(
+        "hukou/25_extra_unknown_columns.csv",
+        HK
+        + ",联系电话,家庭年收入\n"
+        + f"5304020001,张三,男,汉族,2008-03-01,{a},13800000000,5000\n",
+    )
+    # XLSX: IDs typed as numbers, a sheet without header, merged cells down the columns.
+    hk_cols = HK.split(",")
+    ids = np.array([a, b], dtype=object)
+    write_xlsx(
+        ROOT / "hukou/26_ids_as_numbers.xlsx",
+        [
+            Sheet(
+                "Sheet1",
+                hk_cols,
+                [
+                    np.array(["1", "2"], dtype=object),
+                    np.array(["张三", "李四"], dtype=object),
+                    np.array(["男", "男"], dtype=object),
+                    np.array(["汉族", "汉族"], dtype=object),
+                    np.array(["2008-03-01", "2009-04-15"], dtype=object),
+                    ids,
+                ],
+                ["text"] * 6,
+                titles=["户籍核查表"],
+                numeric={5: np.array([True, True])},
+            )
+        ],
+    )
+    write_xlsx(
+        ROOT / "hukou/27_sheet_without_header.xlsx",
+        [
+            Sheet(
+                "数据",
+                ["张三", "男", "2008-03-01"],
+                [
+                    np.array(["李四"], dtype=object),
+                    np.array(["男"], dtype=object),
+                    np.array(["2009-04-15"], dtype=object),
+                ],
+                ["text"] * 3,
+            )
+        ],
+    )
+    xj_cols = XJ.split(",")
+    rows = [
+        [
+            f"G{a}",
+            "张三",
+            "男",
+            "2008-03-01",
+            "汉族",
+            a,
+            SCHOOL,
+            "红塔玉兴街道中心小学",
+            "三年级",
+            "在读",
+        ],
+        [f"G{b}", "李丽", "女", "2009-04-15", "汉族", b, "", "", "", "在读"],
+    ]
+    cols = [np.array([r[j] for r in rows], dtype=object) for j in range(len(xj_cols))]
+    write_xlsx(
+        ROOT / "xueji/28_merged_cells_down.xlsx",
+        [Sheet("Sheet1", xj_cols, cols, ["text"] * len(xj_cols), titles=["学籍"])],
+    )
+    write_xlsx(
+        ROOT / "xueji/29_notes_sheet_first.xlsx",
+        [
+            Sheet("说明", ["填表说明"], [np.array(["请勿修改表头"], dtype=object)], ["text"]),
+            Sheet(
+                "学生",
+                xj_cols,
+                [np.array([rows[0][j]], dtype=object) for j in range(len(xj_cols))],
+                ["text"] * len(xj_cols),
+            ),
+        ],
+    )
+    w(
+        "attendance/30_semicolon_separated.csv",
+        ATT.replace(",", ";") + "\n" + good.replace(",", ";"),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Bad input: each malformed file of tests/data/bad/ has one exact, documented outcome.
+
+Either the file is rejected with a message naming it and the reason, or it is read and
+each untrustworthy row or value is quarantined with the right reason. Never a traceback,
+never a lost row (read = kept + merged + quarantined).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analysis.clean.stage import clean
+
+BAD = Path(__file__).resolve().parent / "data" / "bad"
+
+#: file -> ('rejected', message pattern) or ('read', {expected manifest fields}).
+EXPECTED = {
+    "attendance/01_empty.csv": ("rejected", "the file is empty"),
+    "attendance/02_header_only.csv": ("read", {"rows_read": 0, "rows_kept": 0}),
+    "attendance/03_binary_junk.csv": ("rejected", "binary content"),
+    "attendance/04_truncated.csv": (
+        "read",
+        {"rows_read": 3, "rows_kept": 2, "rows_quarantined": {"malformed_line": 1}},
+    ),
+    "attendance/05_bom_but_gb18030.csv": (
+        "read",
+        {"rows_kept": 2, "encoding": "gb18030-after-utf8-bom"},
+    ),
+    "attendance/06_latin1.csv": ("rejected", "neither UTF-8 nor GB18030"),
+    "attendance/07_duplicate_headers.csv": (
+        "read",
+        {"rows_kept": 2, "duplicate_columns": ["name"]},
+    ),
+    "attendance/08_negative.csv": (
+        "read",
+        {"rows_kept": 2, "rows_quarantined": {"impossible_attendance": 1}},
+    ),
+    "attendance/09_present_exceeds_required.csv": (
+        "read",
+        {"rows_kept": 2, "rows_quarantined": {"impossible_attendance": 1}},
+    ),
+    "attendance/10_text_numbers.csv": (
+        "read",
+        {
+            "rows_kept": 2,
+            "rows_quarantined": {"attendance_not_a_number": 1},
+            "values_quarantined": {"not_an_integer": 1},
+        },
+    ),
+    "attendance/11_blank_lines.csv": ("read", {"rows_read": 2, "rows_kept": 2, "empty_rows": 3}),
+    "attendance/12_title_rows.csv": (
+        "read",
+        {"rows_read": 2, "rows_kept": 2, "rows_quarantined": {}},
+    ),
+    "attendance/13_only_title.csv": ("rejected", "no header row found"),
+    "attendance/14_missing_required_column.csv": (
+        "rejected",
+        r"required column missing .*'unexcused' \(tried: 旷课天数",
+    ),
+    "attendance/15_unknown_extension.txt": ("rejected", r"unsupported file type '\.txt'"),
+    "attendance/16_not_a_zip.xlsx": ("rejected", "not a readable XLSX workbook"),
+    "attendance/17_corrupt_zip.xlsx": ("rejected", "not a readable XLSX workbook"),
+    "attendance/18_student_missing.csv": (
+        "read",
+        {"rows_kept": 2, "rows_quarantined": {"missing_student_no": 1}},
+    ),
+    "attendance/30_semicolon_separated.csv": ("read", {"rows_kept": 2}),
+    "hukou/22_future_birth.csv": (
+        "read",
+        {"rows_kept": 1, "rows_quarantined": {"future_birth_date": 1}},
+    ),
+    "hukou/23_bad_dates.csv": (
+        "read",
+        {"rows_kept": 3, "values_quarantined": {"unparseable_date": 2}},
+    ),
+    "hukou/24_rare_character_gb18030.csv": ("read", {"rows_kept": 1, "encoding": "gb18030"}),
+    "hukou/25_extra_unknown_columns.csv": (
+        "read",
+        {"rows_kept": 1, "unknown_columns": ["联系电话", "家庭年收入"]},
+    ),
+    "hukou/26_ids_as_numbers.xlsx": (
+        "read",
+        {"rows_kept": 2, "values_quarantined": {"id_excel_truncated": 2}},
+    ),
+    "hukou/27_sheet_without_header.xlsx": ("rejected", r"\[数据\]: no header row found"),
+    "xueji/19_attendance_in_wrong_folder.csv": (
+        "rejected",
+        "this is a attendance table .* delivered in the 'xueji' folder",
+    ),
+    "xueji/20_unknown_school_code.csv": (
+        "read",
+        {"rows_kept": 2, "values_quarantined": {"unknown_school_code": 1}},
+    ),
+    "xueji/21_bad_ids.csv": (
+        "read",
+        {"rows_kept": 3, "values_quarantined": {"id_bad_check": 1, "id_malformed": 1}},
+    ),
+    "xueji/28_merged_cells_down.xlsx": (
+        "read",
+        {"rows_kept": 1, "rows_quarantined": {"missing_school_code": 1}},
+    ),
+    "xueji/29_notes_sheet_first.xlsx": ("read", {"rows_kept": 1}),
+}
+
+
+def test_the_corpus_is_complete():
+    on_disk = {
+        str(p.relative_to(BAD))
+        for p in BAD.rglob("*")
+        if p.is_file() and p.parent.name != "schools"
+    }
+    assert on_disk == set(EXPECTED)
+    assert len(EXPECTED) >= 25
+
+
+@pytest.mark.parametrize("rel", sorted(EXPECTED))
+def test_bad_file_outcome(rel, tmp_path):
+    raw = tmp_path / "raw"
+    (raw / "schools").mkdir(parents=True)
+    shutil.copy(BAD / "schools" / "roster.csv", raw / "schools" / "roster.csv")
+    dest = raw / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(BAD / rel, dest)
+    manifest = clean(raw, tmp_path / "interim")  # never raises on a bad file
+    report = next(f for f in manifest["files"] if f["file"] == rel)
+    status, expected = EXPECTED[rel]
+    assert report["status"] == status, report["message"]
+    assert report["rows_read"] == report["rows_kept"] + report["rows_merged"] + sum(
+        report["rows_quarantined"].values()
+    )
+    if status == "rejected":
+        import re
+
+        assert re.search(expected, report["message"]), report["message"]
+        assert rel in report["message"]  # the message names the file
+        return
+    for key, value in expected.items():
+        assert report[key] == value, (key, report[key])
