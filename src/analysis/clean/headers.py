@@ -37,12 +37,25 @@ class TableSpec:
 
     @property
     def lookup(self) -> dict[str, str]:
-        """Normalised header text -> canonical column."""
-        out: dict[str, str] = {}
-        for canon, names in self.aliases.items():
-            for n in (canon, *names):
-                out.setdefault(normalize_header(n), canon)
-        return out
+        """Normalised header text -> canonical column (computed once per spec)."""
+        return _lookup(self.kind, tuple(self.aliases.items()))
+
+
+@cache
+def _lookup(kind: str, aliases: tuple) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for canon, names in aliases:
+        for n in (canon, *names):
+            out.setdefault(normalize_header(n), canon)
+    return out
+
+
+@cache
+def _known_headers(specs_key: tuple) -> frozenset[str]:
+    known: set[str] = set()
+    for kind, aliases in specs_key:
+        known |= set(_lookup(kind, aliases))
+    return frozenset(known)
 
 
 def load_dictionary(path: Path | None = None) -> dict[str, TableSpec]:
@@ -151,9 +164,7 @@ def map_header(
 
 def header_matches(cells: list[str], specs: dict[str, TableSpec]) -> int:
     """How many cells of a row are known header texts of any table (header-row detection)."""
-    known = set()
-    for spec in specs.values():
-        known |= set(spec.lookup)
+    known = _known_headers(tuple((s.kind, tuple(s.aliases.items())) for s in specs.values()))
     return sum(1 for c in cells if c and normalize_header(c) in known)
 
 
