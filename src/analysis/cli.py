@@ -1,8 +1,9 @@
 """The ``analysis`` command: one verb per stage of the pipeline (see ``design.md``).
 
-Stages implemented so far: ``synth`` (the synthetic prefecture) and ``run`` (every stage in
-order, skipping those whose inputs have not changed). Each prints a one-screen summary,
-exits 0 only on success, and turns bad input into a message rather than a traceback.
+Stages implemented so far: ``synth`` (the synthetic prefecture), ``clean``, ``validate``, and
+``run`` (every stage in order, skipping those whose inputs have not changed). Each prints a
+one-screen summary, exits 0 only on success, and turns bad input into a message rather than
+a traceback.
 """
 
 from __future__ import annotations
@@ -286,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser(
         "run",
         help="run every stage in order, skipping stages whose inputs have not changed",
-        description="Run every stage of the pipeline in order (today: synth). A stage whose inputs have not changed is skipped.",
+        description="Run every stage of the pipeline in order (today: synth, clean). A stage whose inputs have not changed is skipped.",
     )
     scale_args(r, "yuxi")
     r.add_argument(
