@@ -62,3 +62,12 @@ def test_cli_rejects_an_unknown_scale_with_a_message(capsys):
 
 def test_no_command_prints_help_and_fails():
     assert main([]) == 2
+
+
+def test_run_cleans_after_synthesizing(small_data, capsys):
+    """`analysis run` runs every stage there is: synth (skipped when current), then clean."""
+    data_dir, summary = small_data
+    assert main(["--data-dir", str(data_dir), "run", "--scale", "small", "--seed", str(summary["seed"])]) == 0
+    out = capsys.readouterr().out
+    assert "skipped" in out and "Cleaning" in out
+    assert (data_dir / "interim" / "manifest.json").is_file()

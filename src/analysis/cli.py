@@ -214,9 +214,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_synth_summary(current, data_dir)
     else:
         cmd_synth(args)
+    cmd_clean(args)
     console.print(
         f"[bold green]run finished[/] in {time.perf_counter() - t0:.0f} s. "
-        "Stages still to come: clean, link, model, effects, report."
+        "Stages still to come: link, model, effects, report."
     )
     return 0
 
