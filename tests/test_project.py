@@ -67,7 +67,12 @@ def test_no_command_prints_help_and_fails():
 def test_run_cleans_after_synthesizing(small_data, capsys):
     """`analysis run` runs every stage there is: synth (skipped when current), then clean."""
     data_dir, summary = small_data
-    assert main(["--data-dir", str(data_dir), "run", "--scale", "small", "--seed", str(summary["seed"])]) == 0
+    assert (
+        main(
+            ["--data-dir", str(data_dir), "run", "--scale", "small", "--seed", str(summary["seed"])]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "skipped" in out and "Cleaning" in out
     assert (data_dir / "interim" / "manifest.json").is_file()

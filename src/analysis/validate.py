@@ -31,6 +31,18 @@ UNDETECTABLE = {"id_valid_typo", "name_homophone"}
 KEY = ["source_file", "source_sheet", "source_row"]
 
 
+def _in(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> np.ndarray:
+    """For each row of ``left``: is its key in ``right``? (a merge, not Python sets: the truth
+    has millions of rows)."""
+    hits = right[on].drop_duplicates().assign(_hit=True)
+    m = left[on].reset_index(drop=True).merge(hits, on=on, how="left")
+    return m["_hit"].fillna(False).to_numpy(dtype=bool)
+
+
+def _anti_join(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    return left[~_in(left, right, on)]
+
+
 def validate_clean(data_dir: Path) -> dict:
     """Score the cleaning stage against the truth; see the module docstring."""
     data_dir = Path(data_dir)
@@ -55,12 +67,11 @@ def validate_clean(data_dir: Path) -> dict:
     kind_of = {f["file"]: (f["kinds"][0] if f["kinds"] else None) for f in manifest["files"]}
 
     # Corruptions on merged duplicate rows are judged on the row they were merged into.
-    merged_keys = set(map(tuple, merges[KEY].astype(str).to_numpy()))
-    corr = corr[[tuple(k) not in merged_keys for k in corr[KEY].astype(str).to_numpy()]]
-    row_q = q[q["scope"] == "row"]
-    val_q = q[q["scope"] == "value"]
-    row_q_keys = set(map(tuple, row_q[KEY].astype(str).to_numpy()))
-    val_q_keys = set(map(tuple, val_q[[*KEY, "column"]].astype(str).to_numpy()))
+    for df in (corr, rows, q, merges):
+        df["source_row"] = df["source_row"].astype("Int64")
+    corr = _anti_join(corr, merges[KEY], KEY)
+    row_q = q[q["scope"] == "row"][KEY].drop_duplicates()
+    val_q = q[q["scope"] == "value"][[*KEY, "column"]].drop_duplicates()
 
     outcome = pd.Series("silently_wrong", index=corr.index, dtype=object)
     for kind, g in corr.groupby(corr["source_file"].map(kind_of)):
@@ -88,25 +99,15 @@ def validate_clean(data_dir: Path) -> dict:
                 got.astype(str).to_numpy() == expected.astype(str).to_numpy()
             ) & got.notna().to_numpy()
             outcome.loc[gc.index[ok]] = "repaired"
-    keys = corr[KEY].astype(str).to_numpy()
-    in_row_q = np.array([tuple(k) in row_q_keys for k in keys], dtype=bool)
-    in_val_q = np.array(
-        [(*k, c) in val_q_keys for k, c in zip(map(tuple, keys), corr["column"], strict=True)],
-        dtype=bool,
-    )
+    in_row_q = _in(corr, row_q, KEY)
+    in_val_q = _in(corr, val_q, [*KEY, "column"])
     outcome[(outcome != "repaired") & (in_row_q | in_val_q)] = "quarantined"
     # An ID left empty is flagged by its status ('missing'), not kept as if clean.
     outcome[
         (outcome == "silently_wrong") & (corr["kind"] == "id_missing_regno") & (corr["raw"] == "")
     ] = "quarantined"
     # A value that also carries an undetectable change (a homophone) cannot come out clean.
-    undetect_keys = set(
-        map(tuple, corr[corr["kind"].isin(UNDETECTABLE)][[*KEY, "column"]].astype(str).to_numpy())
-    )
-    also = np.array(
-        [(*k, c) in undetect_keys for k, c in zip(map(tuple, keys), corr["column"], strict=True)],
-        dtype=bool,
-    )
+    also = _in(corr, corr[corr["kind"].isin(UNDETECTABLE)], [*KEY, "column"])
     outcome[(outcome == "silently_wrong") & (corr["kind"].isin(UNDETECTABLE) | also)] = (
         "undetectable"
     )
@@ -119,11 +120,10 @@ def validate_clean(data_dir: Path) -> dict:
     )
 
     # Clean rows wrongly quarantined: records with no corruption at all.
-    corrupted_keys = set(map(tuple, corr[KEY].astype(str).to_numpy()))
-    records = rows[rows["row_kind"] == "record"]
-    rec_keys = records[KEY].astype(str).to_numpy()
-    clean_mask = np.array([tuple(k) not in corrupted_keys for k in rec_keys], dtype=bool)
-    wrongly = np.array([tuple(k) in row_q_keys for k in rec_keys[clean_mask]], dtype=bool)
+    records = rows[rows["row_kind"] == "record"][KEY]
+    clean_records = _anti_join(records, corr[KEY], KEY)
+    clean_mask = np.ones(len(clean_records), bool)
+    wrongly = _in(clean_records, row_q, KEY)
     return {
         "corrupted_values": int(len(corr)),
         "repaired_or_quarantined_share": round(share_ok, 5),
