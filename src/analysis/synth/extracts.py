@@ -420,10 +420,6 @@ def _eth(eth: np.ndarray, short: bool) -> np.ndarray:
     return _lookup(eth, lambda e: ETHNIC_NAMES[e])
 
 
-def _county_of(code) -> str:
-    return str(code)
-
-
 # ---- the datasets ---------------------------------------------------------------------------
 BUILDERS = (
     "schools",
@@ -678,7 +674,6 @@ def _registry_status(w: World) -> pd.DataFrame:
         out = st[st["status"] == "out_dropout"]
         snap = np.array([terms[k].snapshot for k in out["k"]]).astype("datetime64[D]")
         cs = cases.sort_values(["child", "dropped_on"])
-        last_case = {}
         marked = np.zeros(len(out), bool)
         by_child = {ch: g for ch, g in cs.groupby("child")}
         for j, (ch, s) in enumerate(zip(out["child"].to_numpy(), snap, strict=True)):
@@ -688,7 +683,6 @@ def _registry_status(w: World) -> pd.DataFrame:
             g = g[g["detected"].to_numpy().astype("datetime64[D]") < s]
             if len(g):
                 marked[j] = bool(g["marked"].iloc[-1])
-                last_case[j] = g.index[-1]
         st.loc[out.index[marked], "registry_status"] = "辍学"
     return st
 

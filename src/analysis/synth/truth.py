@@ -39,10 +39,6 @@ from sklearn.metrics import roc_auc_score
 from analysis.synth.params import SEED_TARGETS
 from analysis.synth.world import World, summary_figures
 
-MESS_COLUMN_KIND = {
-    "id": ("id_number", "father_id", "mother_id", "guardian_id", "head_id", "member_id"),
-}
-
 
 def _write(df: pd.DataFrame, path: Path) -> None:
     df.to_parquet(path, index=False, compression="zstd")
