@@ -69,4 +69,5 @@ def test_validation_meets_the_cleaning_targets(cleaned, tmp_path):
     assert result["repaired_or_quarantined_share"] >= 0.995, result["by_kind"]
     assert result["clean_rows_wrongly_quarantined_share"] <= 0.001
     assert result["undetectable_values"] > 0  # valid-looking typos and homophones are reported
+    assert result["by_kind"]["unknown_school_code"].get("silently_wrong", 0) == 0
     assert (tmp_path / "validation.json").is_file()

@@ -75,6 +75,15 @@ def _month_start(year: np.ndarray, month: np.ndarray) -> np.ndarray:
     )
 
 
+def _unknown_code(code: str, known: frozenset[str]) -> str:
+    """A mistyped school code that is in no roster (the last two digits changed)."""
+    for step in range(50, 150):
+        cand = code[:-2] + f"{(int(code[-2:]) + step) % 100:02d}"
+        if cand not in known:
+            return cand
+    return code[:-3] + "999"
+
+
 def child_columns(world: World) -> dict[str, np.ndarray]:
     """Children's columns as numpy arrays, converted once and shared by all builders."""
     children = world.pop.children
@@ -112,6 +121,7 @@ class Extractor:
         #: million attendance rows are never all in memory), or kept here without ``parts``.
         self.parts = parts
         self.prefix = prefix
+        self.school_codes = frozenset(world.geo.schools["school_code"])
         self.rows: list[pd.DataFrame] = []
         self.corruptions: list[pd.DataFrame] = []
         self.files: list[dict] = []
@@ -232,7 +242,7 @@ class Extractor:
             elif col.kind == "school_code":
                 raw = _obj(v).copy()
                 bad = np.flatnonzero(rng.random(n) < rates.unknown_school_code)
-                raw[bad] = [s[:-2] + f"{(int(s[-2:]) + 50) % 100:02d}" for s in raw[bad]]
+                raw[bad] = [_unknown_code(s, self.school_codes) for s in raw[bad]]
                 log.add(bad, col.canonical, "unknown_school_code", _obj(v)[bad], raw[bad])
             elif col.kind == "int":
                 raw = np.asarray(v)
