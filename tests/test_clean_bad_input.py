@@ -86,6 +86,14 @@ EXPECTED = {
         {"rows_kept": 2, "values_quarantined": {"id_excel_truncated": 2}},
     ),
     "hukou/27_sheet_without_header.xlsx": ("rejected", r"\[数据\]: no header row found"),
+    "hukou/31_id_disagrees_with_birth_date.csv": (
+        "read",
+        {"rows_kept": 2, "values_quarantined": {"id_birth_date_mismatch": 1}},
+    ),
+    "hukou/32_id_disagrees_with_sex.csv": (
+        "read",
+        {"rows_kept": 1, "values_quarantined": {"id_sex_mismatch": 1}},
+    ),
     "xueji/19_attendance_in_wrong_folder.csv": (
         "rejected",
         "this is a attendance table .* delivered in the 'xueji' folder",

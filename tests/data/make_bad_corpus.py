@@ -86,7 +86,9 @@ def main() -> None:
     w("attendance/16_not_a_zip.xlsx", "这不是一个工作簿")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr(
+            zipfile.ZipInfo("[Content_Types].xml", date_time=(1980, 1, 1, 0, 0, 0)), "<Types/>"
+        )
     w("attendance/17_corrupt_zip.xlsx", buf.getvalue()[:30])
     w(
         "attendance/18_student_missing.csv",
@@ -96,7 +98,13 @@ def main() -> None:
     xj = f"G{a},张三,男,2008-03-01,汉族,{a},{SCHOOL},红塔玉兴街道中心小学,三年级,在读\n"
     w(
         "xueji/20_unknown_school_code.csv",
-        XJ + "\n" + xj + xj.replace(SCHOOL, "2153029999").replace("G" + a, "G" + b).replace(a, b),
+        XJ
+        + "\n"
+        + xj
+        + xj.replace(SCHOOL, "2153029999")
+        .replace("G" + a, "G" + b)
+        .replace(a, b)
+        .replace("张三,男,2008-03-01", "李丽,女,2009-04-15"),
     )
     w(
         "xueji/21_bad_ids.csv",
@@ -110,12 +118,12 @@ def main() -> None:
     )
     w(
         "hukou/22_future_birth.csv",
-        HK + f"\n5304020001,张三,男,汉族,2008-03-01,{a}\n5304020002,李四,男,汉族,2035-01-01,{b}\n",
+        HK + f"\n5304020001,张三,男,汉族,2008-03-01,{a}\n5304020002,李四,女,汉族,2035-01-01,{b}\n",
     )
     w(
         "hukou/23_bad_dates.csv",
         HK
-        + f"\n5304020001,张三,男,汉族,2008-02-30,{a}\n5304020002,李四,男,汉族,明年,{b}\n5304020003,王五,男,汉族,2008年3月1日,{a}\n",
+        + f"\n5304020001,张三,男,汉族,2008-02-30,{a}\n5304020002,李四,女,汉族,明年,{b}\n5304020003,王五,男,汉族,2008年3月1日,{a}\n",
     )
     w(
         "hukou/24_rare_character_gb18030.csv",
@@ -199,6 +207,12 @@ def main() -> None:
             ),
         ],
     )
+    # The ID disagrees with the birth-date column, or with the sex column.
+    w(
+        "hukou/31_id_disagrees_with_birth_date.csv",
+        HK + f"\n5304020001,张三,男,汉族,2008-03-02,{a}\n5304020002,李四,女,汉族,2009-04-15,{b}\n",
+    )
+    w("hukou/32_id_disagrees_with_sex.csv", HK + f"\n5304020001,张三,女,汉族,2008-03-01,{a}\n")
     w(
         "attendance/30_semicolon_separated.csv",
         ATT.replace(",", ";") + "\n" + good.replace(",", ";"),

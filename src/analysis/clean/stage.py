@@ -308,6 +308,7 @@ def _normalise(
             missing = empty & keep
             col.row(missing, f"missing_{c}", tab)
             keep &= ~empty
+    _cross_check_id(out, col)
     if t.kind == "attendance":
         nums = {
             c: out[c].to_numpy(zero_copy_only=False) for c in ("days_required", *ATTENDANCE_PARTS)
@@ -333,6 +334,32 @@ def _normalise(
         col.row((negative | impossible) & keep, "impossible_attendance", tab)
         keep &= ~(negative | impossible)
     return pa.table(out), keep
+
+
+def _cross_check_id(out: dict[str, pa.Array], col: _Collector) -> None:
+    """The ID number must agree with the birth-date and sex columns (GB 11643 encodes both).
+
+    A disagreement does not say which of the two is wrong, so both are kept and the pair is
+    flagged in the quarantine (``id_birth_date_mismatch``, ``id_sex_mismatch``)."""
+    if "id_number" not in out:
+        return
+    ids = out["id_number"]
+    valid = pc.is_valid(ids).to_numpy(zero_copy_only=False)
+    if not valid.any():
+        return
+    ymd = pc.utf8_slice_codeunits(ids, 6, 14)
+    if "birth_date" in out:
+        col_ymd = pc.strftime(pc.cast(out["birth_date"], pa.timestamp("s")), format="%Y%m%d")
+        differs = pc.fill_null(pc.not_equal(ymd, col_ymd), False).to_numpy(zero_copy_only=False)
+        col.value(differs & valid, "id_number", "id_birth_date_mismatch", ids)
+    if "sex" in out:
+        odd = pc.equal(pc.bit_wise_and(pc.cast(pc.utf8_slice_codeunits(ids, 16, 17), pa.int64()), 1), 1)
+        sex = out["sex"]
+        male = pc.is_in(sex, pa.array(["男", "1", "M", "m", "male"]))
+        female = pc.is_in(sex, pa.array(["女", "2", "F", "f", "female"]))
+        known = pc.or_(male, female).to_numpy(zero_copy_only=False)
+        differs = pc.fill_null(pc.not_equal(odd, male), False).to_numpy(zero_copy_only=False)
+        col.value(differs & valid & known, "id_number", "id_sex_mismatch", ids)
 
 
 def _exact_duplicates(t: RawTable) -> np.ndarray:
