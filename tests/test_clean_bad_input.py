@@ -94,6 +94,10 @@ EXPECTED = {
         "read",
         {"rows_kept": 1, "values_quarantined": {"id_sex_mismatch": 1}},
     ),
+    "xueji/33_school_code_of_another_school.csv": (
+        "read",
+        {"rows_kept": 1, "values_quarantined": {"school_code_name_mismatch": 1}},
+    ),
     "xueji/19_attendance_in_wrong_folder.csv": (
         "rejected",
         "this is a attendance table .* delivered in the 'xueji' folder",

@@ -213,6 +213,11 @@ def main() -> None:
         HK + f"\n5304020001,张三,男,汉族,2008-03-02,{a}\n5304020002,李四,女,汉族,2009-04-15,{b}\n",
     )
     w("hukou/32_id_disagrees_with_sex.csv", HK + f"\n5304020001,张三,女,汉族,2008-03-01,{a}\n")
+    # A real school's code with another school's name (a code typed wrong).
+    w(
+        "xueji/33_school_code_of_another_school.csv",
+        XJ + "\n" + xj.replace(SCHOOL, "2153033001"),
+    )
     w(
         "attendance/30_semicolon_separated.csv",
         ATT.replace(",", ";") + "\n" + good.replace(",", ";"),

@@ -222,7 +222,7 @@ class _Collector:
 
 
 def _normalise(
-    t: RawTable, spec: TableSpec, schools: set[str] | None, today: dt.date, col: _Collector
+    t: RawTable, spec: TableSpec, schools: dict[str, str] | None, today: dt.date, col: _Collector
 ) -> tuple[pa.Table, np.ndarray]:
     """Typed clean columns for one table, and the mask of rows to keep."""
     tab = t.table
@@ -286,8 +286,23 @@ def _normalise(
                     zero_copy_only=False
                 )
                 col.value(unknown, c, "unknown_school_code", v)
+                # A known code with another school's name: a code typed wrong (or a name).
+                mismatch = np.zeros(n, bool)
+                if "school_name" in raw:
+                    roster_name = pc.take(
+                        pa.array(list(schools.values()), type=pa.string()),
+                        pc.index_in(v, pa.array(list(schools.keys()), type=pa.string())),
+                    )
+                    named = pc.greater(pc.utf8_length(raw["school_name"]), 0)
+                    mismatch = (
+                        pc.fill_null(
+                            pc.and_(named, pc.not_equal(roster_name, raw["school_name"])), False
+                        ).to_numpy(zero_copy_only=False)
+                        & ~unknown
+                    )
+                    col.value(mismatch, c, "school_code_name_mismatch", v)
                 out[c] = pa.array(
-                    np.where(unknown, None, np.asarray(v.to_pylist(), dtype=object)),
+                    np.where(unknown | mismatch, None, np.asarray(v.to_pylist(), dtype=object)),
                     type=pa.string(),
                 )
         elif kind == "address":
@@ -353,7 +368,9 @@ def _cross_check_id(out: dict[str, pa.Array], col: _Collector) -> None:
         differs = pc.fill_null(pc.not_equal(ymd, col_ymd), False).to_numpy(zero_copy_only=False)
         col.value(differs & valid, "id_number", "id_birth_date_mismatch", ids)
     if "sex" in out:
-        odd = pc.equal(pc.bit_wise_and(pc.cast(pc.utf8_slice_codeunits(ids, 16, 17), pa.int64()), 1), 1)
+        odd = pc.equal(
+            pc.bit_wise_and(pc.cast(pc.utf8_slice_codeunits(ids, 16, 17), pa.int64()), 1), 1
+        )
         sex = out["sex"]
         male = pc.is_in(sex, pa.array(["男", "1", "M", "m", "male"]))
         female = pc.is_in(sex, pa.array(["女", "2", "F", "f", "female"]))
@@ -380,7 +397,7 @@ def _clean_one(
     p: Path,
     raw_dir: Path,
     specs: dict,
-    schools: set[str] | None,
+    schools: dict[str, str] | None,
     today: dt.date,
     hashes: dict[str, str],
     parts: Path,
@@ -555,15 +572,15 @@ def clean(
     specs = load_dictionary()
     t0 = time.perf_counter()
     # The school roster first: other tables' school codes are checked against it.
-    schools: set[str] | None = None
+    schools: dict[str, str] | None = None  # roster: school code -> school name
     for p in paths:
         if p.relative_to(raw_dir).parts[0] == "schools":
             try:
                 for t in read_raw_file(p, raw_dir, specs):
                     if t.kind == "schools":
-                        schools = (schools or set()) | set(
-                            _text(t.table.column("school_code")).to_pylist()
-                        )
+                        codes = _text(t.table.column("school_code")).to_pylist()
+                        names = _text(t.table.column("school_name")).to_pylist()
+                        schools = {**(schools or {}), **dict(zip(codes, names, strict=True))}
             except RawFileError:
                 pass
 
