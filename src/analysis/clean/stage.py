@@ -301,10 +301,8 @@ def _normalise(
                         & ~unknown
                     )
                     col.value(mismatch, c, "school_code_name_mismatch", v)
-                out[c] = pa.array(
-                    np.where(unknown | mismatch, None, np.asarray(v.to_pylist(), dtype=object)),
-                    type=pa.string(),
-                )
+                # Null out flagged codes in Arrow (no Python list of ten million codes).
+                out[c] = pc.if_else(pa.array(unknown | mismatch), pa.scalar(None, pa.string()), v)
         elif kind == "address":
             fixed = v
             for old_name, new_name in LEGACY_COUNTY_NAMES.items():
@@ -313,9 +311,10 @@ def _normalise(
             out[c] = fixed
         elif kind == "county_code":
             legacy = pc.is_in(v, pa.array(list(LEGACY_COUNTY_CODES))).to_numpy(zero_copy_only=False)
-            mapped = np.asarray(v.to_pylist(), dtype=object)
-            mapped[legacy] = [LEGACY_COUNTY_CODES[x] for x in mapped[legacy]]
-            out[c] = pa.array(mapped, type=pa.string())
+            mapped = v
+            for old_code, new_code in LEGACY_COUNTY_CODES.items():
+                mapped = pc.if_else(pc.equal(mapped, old_code), new_code, mapped)
+            out[c] = mapped
             col.repairs["legacy_county_code"] += int(legacy.sum())
         else:
             out[c] = v
