@@ -110,6 +110,26 @@ EXPECTED = {
         "read",
         {"rows_kept": 3, "values_quarantined": {"id_bad_check": 1, "id_malformed": 1}},
     ),
+    "xueji/34_codes_not_in_list.csv": (
+        "read",
+        {
+            "rows_kept": 3,
+            "values_quarantined": {"unknown_code": 2},
+            "repairs": {"code_standardised": 3},  # 三年级 -> 3 twice, 哈尼 -> 哈尼族 once
+        },
+    ),
+    "xueji/35_bad_registry_number.csv": (
+        "read",
+        {"rows_kept": 1, "values_quarantined": {"bad_format": 1}},
+    ),
+    "leave/36_leave_ends_before_it_starts.csv": (
+        "read",
+        {
+            "rows_kept": 3,
+            "values_quarantined": {"out_of_range": 1},
+            "flags": {"leave_ends_before_it_starts": 1},
+        },
+    ),
     "xueji/28_merged_cells_down.xlsx": (
         "read",
         {"rows_kept": 1, "rows_quarantined": {"missing_school_code": 1}},

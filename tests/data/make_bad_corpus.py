@@ -112,9 +112,9 @@ def main() -> None:
         + "\n"
         + xj
         + xj.replace("," + a + ",", "," + a[:-1] + ("0" if a[-1] != "0" else "1") + ",").replace(
-            "G" + a, "G1"
+            "G" + a, "G" + b
         )
-        + xj.replace("," + a + ",", ",不详,").replace("G" + a, "G2"),
+        + xj.replace("," + a + ",", ",不详,").replace("G" + a, "L" + a),
     )
     w(
         "hukou/22_future_birth.csv",
@@ -217,6 +217,24 @@ def main() -> None:
     w(
         "xueji/33_school_code_of_another_school.csv",
         XJ + "\n" + xj.replace(SCHOOL, "2153033001"),
+    )
+    # Values outside the declared schema (resources/schema.yaml): codes not in their list,
+    # a registry number of the wrong form, days out of range, a cross-field rule broken.
+    w(
+        "xueji/34_codes_not_in_list.csv",
+        XJ
+        + "\n"
+        + xj.replace(",男,", ",未知,")
+        + xj.replace("G" + a, "G" + b).replace("三年级", "十年级")
+        + xj.replace("G" + a, "L" + a).replace("汉族", "哈尼"),  # a short form: standardised
+    )
+    w("xueji/35_bad_registry_number.csv", XJ + "\n" + xj.replace("G" + a, "123"))
+    w(
+        "leave/36_leave_ends_before_it_starts.csv",
+        "学籍号,请假类型,开始日期,结束日期,请假天数\n"
+        f"G{a},病假,2016-10-10,2016-10-11,2\n"
+        f"G{a},事假,2016-11-10,2016-11-08,2\n"
+        f"G{a},事假,2016-12-01,2016-12-01,-3\n",
     )
     w(
         "attendance/30_semicolon_separated.csv",

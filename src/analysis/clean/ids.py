@@ -52,12 +52,28 @@ def _real_dates(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     return ok & (d <= days)
 
 
+#: The statuses, in the order of their codes.
+STATUSES = (
+    "malformed",
+    "missing",
+    "valid",
+    "bad_check",
+    "bad_date",
+    "upgraded15",
+    "excel_truncated",
+    "registry_number",
+)
+_CODE = {name: np.int8(k) for k, name in enumerate(STATUSES)}
+_NULL = pa.scalar(None, pa.string())
+
+
 def normalize_ids(values: pa.Array | pa.ChunkedArray) -> pa.Table:
     """Normalise raw ID values; see the module docstring for the statuses.
 
     Returns a table with ``id_number`` (18 characters or null), ``id_status``,
     ``id_partial`` (known leading digits of a truncated number) and ``id_regno`` (a registry
-    number found in the ID column), aligned with ``values``.
+    number found in the ID column), aligned with ``values``. Everything stays in Arrow and
+    numpy: a county's registry holds a million IDs.
     """
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
@@ -65,13 +81,9 @@ def normalize_ids(values: pa.Array | pa.ChunkedArray) -> pa.Table:
     s = pc.replace_substring_regex(s, r"\s+", "")
     s = pc.utf8_upper(s)
     n = len(s)
-    status = np.full(n, "malformed", dtype=object)
-    id18 = np.full(n, None, dtype=object)
-    partial = np.full(n, None, dtype=object)
-    regno = np.full(n, None, dtype=object)
-
-    empty = pc.equal(pc.utf8_length(s), 0).to_numpy(zero_copy_only=False)
-    status[empty] = "missing"
+    status = np.full(n, _CODE["malformed"], dtype=np.int8)
+    status[pc.equal(pc.utf8_length(s), 0).to_numpy(zero_copy_only=False)] = _CODE["missing"]
+    id_mask = np.zeros(n, bool)  # values that are a valid 18-digit ID as they stand
 
     is18 = pc.match_substring_regex(s, r"^\d{17}[\dX]$").to_numpy(zero_copy_only=False)
     idx = np.flatnonzero(is18)
@@ -83,57 +95,63 @@ def normalize_ids(values: pa.Array | pa.ChunkedArray) -> pa.Table:
         m = digits[:, 10] * 10 + digits[:, 11]
         d = digits[:, 12] * 10 + digits[:, 13]
         ok_date = _real_dates(y, m, d)
-        vals = np.asarray(pc.take(s, pa.array(idx)).to_pylist(), dtype=object)
-        st = np.where(ok_check, np.where(ok_date, "valid", "bad_date"), "bad_check")
-        status[idx] = st
-        id18[idx[st == "valid"]] = vals[st == "valid"]
+        status[idx] = np.where(
+            ok_check, np.where(ok_date, _CODE["valid"], _CODE["bad_date"]), _CODE["bad_check"]
+        )
+        id_mask[idx] = ok_check & ok_date
 
     is15 = pc.match_substring_regex(s, r"^\d{15}$").to_numpy(zero_copy_only=False)
     idx = np.flatnonzero(is15)
+    up_mask = np.zeros(n, bool)
+    id18 = pc.if_else(pa.array(id_mask), s, _NULL)
     if len(idx):
         b = _fixed_width_bytes(pc.take(s, pa.array(idx)), 15)
         digits15 = b.astype(np.int64) - 48
         first17 = np.concatenate(
             [digits15[:, :6], np.tile([1, 9], (len(idx), 1)), digits15[:, 6:]], axis=1
         )
-        check = _CHECK[(first17 @ _W) % 11]
         y = 1900 + digits15[:, 6] * 10 + digits15[:, 7]
         m = digits15[:, 8] * 10 + digits15[:, 9]
         d = digits15[:, 10] * 10 + digits15[:, 11]
         ok_date = _real_dates(y, m, d)
-        vals = pc.take(s, pa.array(idx)).to_pylist()
-        up = np.array(
-            [v[:6] + "19" + v[6:] + chr(c) for v, c in zip(vals, check, strict=True)], dtype=object
+        status[idx] = np.where(ok_date, _CODE["upgraded15"], _CODE["bad_date"])
+        up_mask[idx] = ok_date
+        check = np.zeros(n, np.int64)
+        check[idx] = (first17 @ _W) % 11
+        upgraded = pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(s, 0, 6),
+            "19",
+            pc.utf8_slice_codeunits(s, 6, 15),
+            pc.take(pa.array(list(CHECK_CHARS)), pa.array(check)),
+            "",
         )
-        status[idx] = np.where(ok_date, "upgraded15", "bad_date")
-        id18[idx[ok_date]] = up[ok_date]
+        id18 = pc.if_else(pa.array(up_mask), upgraded, id18)
 
+    partial = pa.nulls(n, pa.string())
     fl = pc.extract_regex(s, _FLOAT)
-    is_fl = pc.is_valid(fl).to_numpy(zero_copy_only=False)
-    idx = np.flatnonzero(is_fl)
+    idx = np.flatnonzero(pc.is_valid(fl).to_numpy(zero_copy_only=False))
     if len(idx):
-        parts = pc.take(fl, pa.array(idx)).to_pylist()
-        for j, p in zip(idx, parts, strict=True):
+        known = np.full(n, None, dtype=object)
+        for j, p in zip(idx, pc.take(fl, pa.array(idx)).to_pylist(), strict=True):
             mantissa = p["lead"] + p["rest"]
             if len(mantissa) <= 8:
                 # Excel's display ('5.30402E+17') rounds its last digit: the ones before are known.
-                partial[j] = mantissa[:-1]
+                known[j] = mantissa[:-1]
             else:
                 # A stored float keeps 15 significant digits exactly (trailing zeros included).
-                partial[j] = mantissa[:15].ljust(15, "0")
-            status[j] = "excel_truncated"
+                known[j] = mantissa[:15].ljust(15, "0")
+        partial = pa.array(known, type=pa.string())
+        status[idx] = _CODE["excel_truncated"]
     # Whole numbers that lost digits in a float ('530402200803011000'): 18 digits ending in
     # zeros that fail the check are already 'bad_check'; nothing more can be told.
 
-    is_reg = pc.match_substring_regex(s, r"^[GLJ][0-9A-Z]{10,20}$").to_numpy(zero_copy_only=False)
-    regno[is_reg] = np.asarray(pc.filter(s, pa.array(is_reg)).to_pylist(), dtype=object)
-    status[is_reg] = "registry_number"
-
+    is_reg = pc.match_substring_regex(s, r"^[GLJ][0-9A-Z]{10,20}$")
+    status[is_reg.to_numpy(zero_copy_only=False)] = _CODE["registry_number"]
     return pa.table(
         {
-            "id_number": pa.array(id18, type=pa.string()),
-            "id_status": pa.array(status, type=pa.string()),
-            "id_partial": pa.array(partial, type=pa.string()),
-            "id_regno": pa.array(regno, type=pa.string()),
+            "id_number": id18,
+            "id_status": pc.take(pa.array(STATUSES), pa.array(status)),
+            "id_partial": partial,
+            "id_regno": pc.if_else(is_reg, s, _NULL),
         }
     )

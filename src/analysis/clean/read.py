@@ -16,6 +16,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -59,31 +60,32 @@ def detect_encoding(data: bytes, file: str) -> str:
     GB18030 rather than GBK: GBK cannot encode rare characters in names. Binary content
     (NUL bytes) and text that is neither is rejected.
     """
+    return decode_text(data, file)[0]
+
+
+def decode_text(data: bytes, file: str) -> tuple[str, str]:
+    """The encoding (as :func:`detect_encoding`) and the decoded text, decoding only once."""
     if not data.strip():
         raise RawFileError(f"{file}: the file is empty")
     if b"\x00" in data[:65536]:
         raise RawFileError(f"{file}: binary content, not a CSV text file")
     if data.startswith(b"\xef\xbb\xbf"):
         try:
-            data[3:].decode("utf-8")
-            return "utf-8-sig"
+            return "utf-8-sig", data[3:].decode("utf-8")
         except UnicodeDecodeError:
             # The BOM says UTF-8 but the text is not: GB18030 behind a wrong declaration.
             try:
-                data[3:].decode("gb18030")
-                return "gb18030-after-utf8-bom"
+                return "gb18030-after-utf8-bom", data[3:].decode("gb18030")
             except UnicodeDecodeError:
                 raise RawFileError(
                     f"{file}: starts with a UTF-8 byte-order mark but is neither UTF-8 nor GB18030"
                 ) from None
     try:
-        data.decode("utf-8")
-        return "utf-8"
+        return "utf-8", data.decode("utf-8")
     except UnicodeDecodeError:
         pass
     try:
-        data.decode("gb18030")
-        return "gb18030"
+        return "gb18030", data.decode("gb18030")
     except UnicodeDecodeError as exc:
         raise RawFileError(f"{file}: neither UTF-8 nor GB18030 text (byte {exc.start})") from None
 
@@ -168,16 +170,17 @@ def _build(
         )
     except HeaderError as exc:
         raise RawFileError(str(exc)) from None
-    data = rows[start:]
-    keep = [i for i, r in enumerate(data) if any(c.strip() for c in r)]
-    empty = len(data) - len(keep)
-    cols = {}
-    for pos, canon in hmap.columns.items():
-        cols[canon] = pa.array(
-            [data[i][pos] if pos < len(data[i]) else "" for i in keep], type=pa.string()
-        )
-    cols["source_row"] = pa.array(range(1, len(keep) + 1), type=pa.int64())
-    cols["source_line"] = pa.array([lines[start + i] for i in keep], type=pa.int64())
+    data = [r if len(r) == width else r + [""] * (width - len(r)) for r in rows[start:]]
+    keep = np.fromiter(("".join(r).strip() != "" for r in data), bool, len(data))
+    empty = int(len(data) - keep.sum())
+    columns = list(zip(*data, strict=True)) if data else [()] * width  # one tuple per column
+    mask = pa.array(keep)
+    cols = {
+        canon: pa.array(columns[pos], type=pa.string()).filter(mask)
+        for pos, canon in hmap.columns.items()
+    }
+    cols["source_row"] = pa.array(np.arange(1, int(keep.sum()) + 1), type=pa.int64())
+    cols["source_line"] = pa.array(np.asarray(lines[start:], dtype=np.int64)[keep])
     return RawTable(
         file,
         sheet,
@@ -196,11 +199,15 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
     """A CSV file: encoding and delimiter detected, every field text, malformed rows recorded
     by line, blank lines and title lines above the header counted but not taken as rows."""
     data = path.read_bytes()
-    enc = detect_encoding(data, rel)
-    text = data[3:].decode("gb18030") if enc == "gb18030-after-utf8-bom" else data.decode(enc)
+    enc, text = decode_text(data, rel)
     if enc != "utf-8":
         data = text.encode("utf-8")
-    sample = "\n".join(text.splitlines()[:HEADER_SCAN_ROWS])
+    end = -1
+    for _ in range(HEADER_SCAN_ROWS):  # the first lines only (never split a whole file)
+        end = text.find("\n", end + 1)
+        if end < 0:
+            break
+    sample = "\n".join((text if end < 0 else text[:end]).splitlines()[:HEADER_SCAN_ROWS])
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
@@ -266,19 +273,20 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
     if "\n\n" in text or "\n\r\n" in text:
         blank = [i + 1 for i, ln in enumerate(text.splitlines()) if not ln.strip()]
     all_lines = _line_numbers(table.num_rows, 0, sorted(skipped + blank))
-    header_line = all_lines[h] if all_lines else 1
+    header_line = int(all_lines[h]) if len(all_lines) else 1
     lines = all_lines[start:]
     titles = [n for n, _ in malformed if 0 <= n < header_line]
     malformed = [(n, r) for n, r in malformed if not 0 <= n < header_line]
     blank_after_header = sum(1 for b in blank if b > header_line)
-    nonempty = pc.greater(
-        pc.utf8_length(pc.binary_join_element_wise(*[body.column(j) for j in range(ncol)], "")), 0
-    )
+    filled = np.zeros(body.num_rows, bool)  # rows with any field (',,,,' lines are not rows)
+    for j in range(ncol):
+        filled |= pc.not_equal(body.column(j), "").to_numpy(zero_copy_only=False)
     cols = {canon: body.column(pos) for pos, canon in hmap.columns.items()}
     cols["source_line"] = pa.array(lines, type=pa.int64())
     out = pa.table(cols)
-    empty = body.num_rows - (pc.sum(nonempty).as_py() or 0) if body.num_rows else 0
-    out = out.filter(nonempty)
+    empty = int(body.num_rows - filled.sum())
+    if empty:
+        out = out.filter(pa.array(filled))
     out = out.append_column("source_row", pa.array(range(1, out.num_rows + 1), type=pa.int64()))
     return [
         RawTable(
@@ -296,22 +304,13 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
     ]
 
 
-def _line_numbers(n: int, start: int, bad_lines: list[int]) -> list[int]:
-    """1-based physical line of each parsed data row, skipping lines rejected as malformed."""
-    out = []
-    line = start + 1  # 1-based line of the first data row if nothing was skipped before it
-    bad = iter(bad_lines)
-    nb = next(bad, None)
-    while nb is not None and nb <= line:
-        line += 1
-        nb = next(bad, None)
-    for _ in range(n):
-        while nb is not None and nb == line:
-            line += 1
-            nb = next(bad, None)
-        out.append(line)
-        line += 1
-    return out
+def _line_numbers(n: int, start: int, bad_lines: list[int]) -> np.ndarray:
+    """1-based physical line of each of ``n`` parsed rows that follow line ``start``,
+    skipping the (1-based) lines not parsed as rows: malformed and blank ones."""
+    bad = np.unique(np.asarray(bad_lines, dtype=np.int64))
+    bad = bad[bad > start]
+    lines = np.arange(start + 1, start + 1 + n + len(bad), dtype=np.int64)
+    return np.setdiff1d(lines, bad, assume_unique=True)[:n]
 
 
 def read_xlsx(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> list[RawTable]:
@@ -328,7 +327,8 @@ def read_xlsx(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) ->
     skipped = []
     for name in wb.sheet_names:
         rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        text_rows = [[_cell_text(v) for v in r] for r in rows]
+        # Most cells are text already: convert only the others (dates, numbers, booleans).
+        text_rows = [[v if type(v) is str else _cell_text(v) for v in r] for r in rows]
         if not any(any(c for c in r) for r in text_rows):
             continue
         try:

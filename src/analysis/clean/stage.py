@@ -44,6 +44,14 @@ from analysis.clean.headers import TableSpec, load_dictionary
 from analysis.clean.ids import normalize_ids
 from analysis.clean.names import normalize_names
 from analysis.clean.read import RawFileError, RawTable, read_raw_file
+from analysis.clean.schema import (
+    TableSchema,
+    arrow_schema,
+    check_values,
+    conform,
+    failing_rules,
+    load_schema,
+)
 
 #: How each canonical column is normalised. Columns not listed are text (NFKC, trimmed).
 COLUMN_TYPES: dict[str, str] = {
@@ -87,6 +95,7 @@ COLUMN_TYPES: dict[str, str] = {
         ],
         "int",
     ),
+    "risk_score": "float",
     "school_code": "school_code",
     "county_code": "county_code",
     **dict.fromkeys(["hukou_address", "current_address", "address"], "address"),
@@ -135,6 +144,8 @@ class FileReport:
     duplicate_columns: list[str] = field(default_factory=list)
     malformed_lines: int = 0
     empty_rows: int = 0
+    flags: dict[str, int] = field(default_factory=dict)  # rows kept but flagged, by rule
+    seconds: float = 0.0  # time spent cleaning this file
 
     def balanced(self) -> bool:
         return self.rows_read == self.rows_kept + self.rows_merged + sum(
@@ -154,13 +165,11 @@ def per_distinct(a: pa.ChunkedArray | pa.Array, fn):
     """Apply ``fn`` (array -> array, or tuple of arrays) to the distinct values of ``a`` only,
     and broadcast back. Registry columns repeat heavily (ten million attendance rows hold
     fifty months), so this is where the cleaning stage gets its speed."""
-    if isinstance(a, pa.ChunkedArray):
-        a = a.combine_chunks()
-    enc = pc.dictionary_encode(pc.fill_null(a.cast(pa.string()), ""))
-    out = fn(enc.dictionary)
+    e = _Encoded.of(a)
+    out = fn(e.raw)
     if isinstance(out, tuple):
-        return tuple(pc.take(o, enc.indices) for o in out)
-    return pc.take(out, enc.indices)
+        return tuple(e.rows(o) for o in out)
+    return e.rows(out)
 
 
 def _text_values(a: pa.Array) -> pa.Array:
@@ -169,6 +178,40 @@ def _text_values(a: pa.Array) -> pa.Array:
 
 def _text(a: pa.ChunkedArray | pa.Array) -> pa.Array:
     return per_distinct(a, _text_values)
+
+
+@dataclass
+class _Encoded:
+    """A raw column as codes into its distinct values: every rule runs on the distinct
+    values (``raw``, and ``text`` = NFKC, trimmed) and is broadcast to rows by the codes."""
+
+    codes: np.ndarray  # int32, one per row
+    raw: pa.Array  # distinct raw values, null read as ''
+    text: pa.Array  # the same values NFKC-normalised and trimmed
+
+    @classmethod
+    def of(cls, a: pa.ChunkedArray | pa.Array) -> _Encoded:
+        if isinstance(a, pa.ChunkedArray):
+            a = a.combine_chunks()
+        enc = pc.dictionary_encode(pc.fill_null(a.cast(pa.string()), ""))
+        raw = enc.dictionary
+        return cls(enc.indices.to_numpy(zero_copy_only=False), raw, _text_values(raw))
+
+    def rows(self, distinct: pa.Array) -> pa.Array:
+        """Values per distinct value -> values per row."""
+        return pc.take(distinct, pa.array(self.codes))
+
+    def mask(self, distinct: pa.Array | np.ndarray) -> np.ndarray:
+        """A boolean per distinct value -> a numpy mask per row (nulls are False)."""
+        if not isinstance(distinct, np.ndarray):
+            distinct = pc.fill_null(distinct, False).to_numpy(zero_copy_only=False)
+        return np.asarray(distinct, bool)[self.codes]
+
+    def raw_rows(self) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(self.codes), self.raw)
+
+    def text_rows(self) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(self.codes), self.text)
 
 
 class _Collector:
@@ -185,9 +228,12 @@ class _Collector:
         if not len(idx):
             return
         self.values[reason] += len(idx)
-        self.rows.append(self._records(idx, "value", reason, column, pc.take(raw, pa.array(idx))))
+        raw_vals = pc.take(raw, pa.array(idx))
+        if pa.types.is_dictionary(raw_vals.type):
+            raw_vals = raw_vals.cast(pa.string())
+        self.rows.append(self._records(idx, "value", reason, column, raw_vals))
 
-    def row(self, mask: np.ndarray, reason: str, table: pa.Table) -> None:
+    def row(self, mask: np.ndarray, reason: str, table: pa.Table, scope: str = "row") -> None:
         idx = np.flatnonzero(mask)
         if not len(idx):
             return
@@ -200,7 +246,7 @@ class _Collector:
             if cols
             else pa.array([""] * len(idx))
         )
-        self.rows.append(self._records(idx, "row", reason, "|".join(cols), raw))
+        self.rows.append(self._records(idx, scope, reason, "|".join(cols), raw))
 
     def _records(self, idx, scope, reason, column, raw) -> pa.Table:
         tab = self.t.table
@@ -222,102 +268,121 @@ class _Collector:
 
 
 def _normalise(
-    t: RawTable, spec: TableSpec, schools: dict[str, str] | None, today: dt.date, col: _Collector
+    t: RawTable,
+    spec: TableSpec,
+    schools: dict[str, str] | None,
+    today: dt.date,
+    col: _Collector,
+    enc: dict[str, _Encoded],
+    schema: TableSchema | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
-    """Typed clean columns for one table, and the mask of rows to keep."""
+    """Typed clean columns for one table, and the mask of rows to keep.
+
+    Every rule runs on a column's distinct values (``enc``) and is broadcast to the rows."""
     tab = t.table
     n = tab.num_rows
     out: dict[str, pa.Array] = {}
     keep = np.ones(n, bool)
-    raw = {
-        c: _text(tab.column(c)) for c in tab.column_names if c not in ("source_row", "source_line")
-    }
-    for c, v in raw.items():
+    for c, e in enc.items():
         kind = COLUMN_TYPES.get(c, "text")
-        empty = pc.equal(pc.utf8_length(v), 0).to_numpy(zero_copy_only=False)
+        v = e.text
+        d_empty = pc.equal(pc.utf8_length(v), 0).to_numpy(zero_copy_only=False)
+        empty = d_empty[e.codes]
         if kind == "id":
-            ids = normalize_ids(tab.column(c))  # IDs are nearly all distinct: no gain in encoding
-            out[c] = ids.column("id_number")
-            out[f"{c}_status"] = ids.column("id_status")
-            out[f"{c}_partial"] = ids.column("id_partial")
-            status = ids.column("id_status").to_numpy(zero_copy_only=False)
+            ids = normalize_ids(e.raw)
+            out[c] = e.rows(ids.column("id_number"))
+            out[f"{c}_status"] = e.rows(ids.column("id_status"))
+            out[f"{c}_partial"] = e.rows(ids.column("id_partial"))
+            d_status = ids.column("id_status").to_numpy(zero_copy_only=False)
+            status = d_status[e.codes]
             for st in ("bad_check", "bad_date", "malformed", "excel_truncated", "registry_number"):
-                col.value(status == st, c, f"id_{st}", tab.column(c).combine_chunks())
-            differs = pc.fill_null(
-                pc.not_equal(tab.column(c).combine_chunks(), ids.column("id_number")), False
-            )
-            changed = (status == "valid") & differs.to_numpy(zero_copy_only=False)
-            col.repairs["id_normalised"] += int(changed.sum())
+                col.value(status == st, c, f"id_{st}", e.raw_rows())
+            d_changed = (d_status == "valid") & pc.fill_null(
+                pc.not_equal(e.raw, ids.column("id_number")), False
+            ).to_numpy(zero_copy_only=False)
+            col.repairs["id_normalised"] += int(d_changed[e.codes].sum())
             col.repairs["id_upgraded15"] += int((status == "upgraded15").sum())
-            regno = ids.column("id_regno")
-            if "student_no" in raw:
-                col.repairs["id_column_held_registry_number"] += int(
-                    pc.sum(pc.is_valid(regno)).as_py() or 0
-                )
+            if "student_no" in enc:
+                d_reg = pc.is_valid(ids.column("id_regno")).to_numpy(zero_copy_only=False)
+                col.repairs["id_column_held_registry_number"] += int(d_reg[e.codes].sum())
         elif kind == "name":
-            norm, trad = per_distinct(tab.column(c), normalize_names)
-            out[c] = norm
-            out[f"{c}_raw"] = tab.column(c).combine_chunks()
-            col.repairs["name_traditional_to_simplified"] += int(pc.sum(trad).as_py() or 0)
+            norm, trad = normalize_names(e.raw)
+            out[c] = e.rows(norm)
+            out[f"{c}_raw"] = e.rows(e.raw)
+            col.repairs["name_traditional_to_simplified"] += int(e.mask(trad).sum())
         elif kind in ("date", "month"):
-            d, _fmt = per_distinct(v, lambda x, m=(kind == "month"): parse_dates(x, month_only=m))
-            out[c] = d
-            bad = ~empty & ~pc.is_valid(d).to_numpy(zero_copy_only=False)
-            col.value(bad, c, "unparseable_date", v)
+            d, _fmt = parse_dates(v, month_only=kind == "month")
+            bad = ~empty & ~e.mask(pc.is_valid(d))
+            col.value(bad, c, "unparseable_date", e.text_rows())
+            d = _declared(c, d, d_empty, e, schema, col)
+            out[c] = e.rows(d)
             if c == "birth_date":
-                future = pc.fill_null(pc.greater(d, pa.scalar(today, pa.date32())), False).to_numpy(
-                    zero_copy_only=False
-                )
+                future = e.mask(pc.greater(d, pa.scalar(today, pa.date32())))
                 col.row(future & keep, "future_birth_date", tab)
                 keep &= ~future
         elif kind == "int":
-            ok = pc.match_substring_regex(v, r"^-?\d+(\.0+)?$").to_numpy(zero_copy_only=False)
-            vals = np.zeros(n, np.int64)
-            if ok.any():
-                vals[ok] = pc.cast(
-                    pc.cast(pc.filter(v, pa.array(ok)), pa.float64()), pa.int64()
+            d_ok = pc.match_substring_regex(v, r"^-?\d+(\.0+)?$").to_numpy(zero_copy_only=False)
+            d_vals = np.zeros(len(v), np.int64)
+            if d_ok.any():
+                d_vals[d_ok] = pc.cast(
+                    pc.cast(pc.filter(v, pa.array(d_ok)), pa.float64()), pa.int64()
                 ).to_numpy()
-            out[c] = pa.array(vals, mask=~ok)
-            col.value(~ok & ~empty, c, "not_an_integer", v)
+            col.value(~d_ok[e.codes] & ~empty, c, "not_an_integer", e.text_rows())
+            dv = _declared(
+                c, pa.array(d_vals, mask=~d_ok, type=pa.int64()), d_empty, e, schema, col
+            )
+            out[c] = e.rows(dv)
+        elif kind == "float":
+            d_ok = pc.match_substring_regex(v, r"^-?\d+(\.\d*)?$").to_numpy(zero_copy_only=False)
+            d_vals = np.zeros(len(v), np.float64)
+            if d_ok.any():
+                d_vals[d_ok] = pc.cast(pc.filter(v, pa.array(d_ok)), pa.float64()).to_numpy()
+            col.value(~d_ok[e.codes] & ~empty, c, "not_a_number", e.text_rows())
+            dv = _declared(c, pa.array(d_vals, mask=~d_ok), d_empty, e, schema, col)
+            out[c] = e.rows(dv)
         elif kind == "school_code":
-            out[c] = v
+            out[c] = e.rows(v)
             if schools is not None:
-                unknown = ~empty & ~pc.is_in(v, pa.array(sorted(schools))).to_numpy(
+                d_unknown = ~d_empty & ~pc.is_in(v, pa.array(sorted(schools))).to_numpy(
                     zero_copy_only=False
                 )
-                col.value(unknown, c, "unknown_school_code", v)
+                unknown = d_unknown[e.codes]
+                col.value(unknown, c, "unknown_school_code", e.text_rows())
                 # A known code with another school's name: a code typed wrong (or a name).
                 mismatch = np.zeros(n, bool)
-                if "school_name" in raw:
+                if "school_name" in enc:
+                    codes = e.rows(v)
                     roster_name = pc.take(
                         pa.array(list(schools.values()), type=pa.string()),
-                        pc.index_in(v, pa.array(list(schools.keys()), type=pa.string())),
+                        pc.index_in(codes, pa.array(list(schools.keys()), type=pa.string())),
                     )
-                    named = pc.greater(pc.utf8_length(raw["school_name"]), 0)
+                    name = enc["school_name"].rows(enc["school_name"].text)
+                    named = pc.greater(pc.utf8_length(name), 0)
                     mismatch = (
                         pc.fill_null(
-                            pc.and_(named, pc.not_equal(roster_name, raw["school_name"])), False
+                            pc.and_(named, pc.not_equal(roster_name, name)), False
                         ).to_numpy(zero_copy_only=False)
                         & ~unknown
                     )
-                    col.value(mismatch, c, "school_code_name_mismatch", v)
-                # Null out flagged codes in Arrow (no Python list of ten million codes).
-                out[c] = pc.if_else(pa.array(unknown | mismatch), pa.scalar(None, pa.string()), v)
+                    col.value(mismatch, c, "school_code_name_mismatch", e.text_rows())
+                out[c] = pc.if_else(
+                    pa.array(unknown | mismatch), pa.scalar(None, pa.string()), out[c]
+                )
         elif kind == "address":
             fixed = v
             for old_name, new_name in LEGACY_COUNTY_NAMES.items():
                 fixed = pc.replace_substring(fixed, old_name, new_name)
-            col.repairs["legacy_county_name"] += int(pc.sum(pc.not_equal(fixed, v)).as_py() or 0)
-            out[c] = fixed
+            col.repairs["legacy_county_name"] += int(e.mask(pc.not_equal(fixed, v)).sum())
+            out[c] = e.rows(fixed)
         elif kind == "county_code":
-            legacy = pc.is_in(v, pa.array(list(LEGACY_COUNTY_CODES))).to_numpy(zero_copy_only=False)
+            d_legacy = pc.is_in(v, pa.array(list(LEGACY_COUNTY_CODES)))
             mapped = v
             for old_code, new_code in LEGACY_COUNTY_CODES.items():
                 mapped = pc.if_else(pc.equal(mapped, old_code), new_code, mapped)
-            out[c] = mapped
-            col.repairs["legacy_county_code"] += int(legacy.sum())
+            out[c] = e.rows(mapped)
+            col.repairs["legacy_county_code"] += int(e.mask(d_legacy).sum())
         else:
-            out[c] = v
+            out[c] = e.rows(_declared(c, v, d_empty, e, schema, col))
         if c in NOT_NULL.get(t.kind, ()):
             missing = empty & keep
             col.row(missing, f"missing_{c}", tab)
@@ -329,8 +394,7 @@ def _normalise(
         }
         bad_num = np.zeros(n, bool)
         for c in nums:
-            a = out[c]
-            bad_num |= ~pc.is_valid(a).to_numpy(zero_copy_only=False)
+            bad_num |= ~pc.is_valid(out[c]).to_numpy(zero_copy_only=False)
         finite = {c: np.nan_to_num(np.asarray(x, dtype=float), nan=-1) for c, x in nums.items()}
         negative = np.any([finite[c] < 0 for c in finite], axis=0) & ~bad_num
         parts = sum(finite[c] for c in ATTENDANCE_PARTS)
@@ -350,6 +414,29 @@ def _normalise(
     return pa.table(out), keep
 
 
+def _declared(
+    c: str,
+    values: pa.Array,
+    d_empty: np.ndarray,
+    e: _Encoded,
+    schema: TableSchema | None,
+    col: _Collector,
+) -> pa.Array:
+    """Apply the declared codes, format and range of column ``c`` to its distinct values:
+    spellings standardised to the canonical code (a repair), failing values set to null and
+    quarantined with the reason."""
+    rule = schema.columns.get(c) if schema else None
+    if rule is None:
+        return values
+    checked, bad = check_values(rule, values, d_empty)
+    for reason, d_mask in bad.items():
+        col.value(d_mask[e.codes], c, reason, e.text_rows())
+    if rule.codes is not None:
+        changed = pc.fill_null(pc.not_equal(checked.cast(pa.string()), values), False)
+        col.repairs["code_standardised"] += int(e.mask(changed).sum())
+    return checked
+
+
 def _cross_check_id(out: dict[str, pa.Array], col: _Collector) -> None:
     """The ID number must agree with the birth-date and sex columns (GB 11643 encodes both).
 
@@ -363,7 +450,10 @@ def _cross_check_id(out: dict[str, pa.Array], col: _Collector) -> None:
         return
     ymd = pc.utf8_slice_codeunits(ids, 6, 14)
     if "birth_date" in out:
-        col_ymd = pc.strftime(pc.cast(out["birth_date"], pa.timestamp("s")), format="%Y%m%d")
+        bd = pc.dictionary_encode(out["birth_date"])  # format the few distinct dates only
+        col_ymd = pc.take(
+            pc.strftime(pc.cast(bd.dictionary, pa.timestamp("s")), format="%Y%m%d"), bd.indices
+        )
         differs = pc.fill_null(pc.not_equal(ymd, col_ymd), False).to_numpy(zero_copy_only=False)
         col.value(differs & valid, "id_number", "id_birth_date_mismatch", ids)
     if "sex" in out:
@@ -378,17 +468,19 @@ def _cross_check_id(out: dict[str, pa.Array], col: _Collector) -> None:
         col.value(differs & valid & known, "id_number", "id_sex_mismatch", ids)
 
 
-def _exact_duplicates(t: RawTable) -> np.ndarray:
-    """Rows identical to an earlier row in every column (first occurrence kept)."""
-    cols = [c for c in t.table.column_names if c not in ("source_row", "source_line")]
-    if not cols or t.table.num_rows == 0:
-        return np.zeros(t.table.num_rows, bool)
-    key = pc.binary_join_element_wise(
-        *[pc.fill_null(t.table.column(c).cast(pa.string()), "") for c in cols], "\x1f"
-    )
-    codes = pc.dictionary_encode(key).combine_chunks().indices.to_numpy()
-    _, first = np.unique(codes, return_index=True)
-    return np.arange(len(codes)) != first[codes]
+def _exact_duplicates(enc: dict[str, _Encoded], n: int) -> np.ndarray:
+    """For each row, the index of the first row identical to it in every column (itself
+    when it is the first). Built from the columns' codes, never from joined strings."""
+    if not enc or n == 0:
+        return np.arange(n)
+    key = np.zeros(n, np.int64)
+    for e in enc.values():
+        card = max(len(e.raw), 1)
+        if key.max(initial=0) >= (np.iinfo(np.int64).max // card) - card:
+            key = np.unique(key, return_inverse=True)[1].astype(np.int64)  # re-densify
+        key = key * card + e.codes
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return first[inverse]
 
 
 def _clean_one(
@@ -400,9 +492,11 @@ def _clean_one(
     today: dt.date,
     hashes: dict[str, str],
     parts: Path,
+    schemas: dict[str, TableSchema] | None = None,
 ) -> FileReport:
     """Clean one raw file; its clean tables, quarantine and merges go to ``parts``."""
-    bodies: list[tuple[str, pa.Table]] = []
+    schemas = load_schema() if schemas is None else schemas
+    bodies: list[tuple[str, pa.Table, list[str]]] = []
     quarantine: list[pa.Table] = []
     merges: list[pa.Table] = []
     rel = str(p.relative_to(raw_dir))
@@ -440,7 +534,13 @@ def _clean_one(
                     }
                 )
             )
-        dup = _exact_duplicates(t)
+        enc = {
+            c: _Encoded.of(t.table.column(c))
+            for c in t.table.column_names
+            if c not in ("source_row", "source_line")
+        }
+        first = _exact_duplicates(enc, n)
+        dup = first != np.arange(n)
         if dup.any():
             idx = np.flatnonzero(dup)
             merges.append(
@@ -449,19 +549,35 @@ def _clean_one(
                         "source_file": [rel] * len(idx),
                         "source_sheet": [t.sheet] * len(idx),
                         "source_row": pc.take(t.table.column("source_row"), pa.array(idx)),
-                        "merged_into_row": pc.take(t.table.column("source_row"), pa.array(idx - 1)),
+                        "merged_into_row": pc.take(
+                            t.table.column("source_row"), pa.array(first[idx])
+                        ),
                     }
                 )
             )
         col = _Collector(t)
-        clean_tab, keep = _normalise(t, specs[t.kind], schools, today, col)
+        schema = schemas.get(t.kind)
+        clean_tab, keep = _normalise(t, specs[t.kind], schools, today, col, enc, schema)
+        for name in ("source_row", "source_line"):
+            clean_tab = clean_tab.append_column(name, t.table.column(name))
+        clean_tab = clean_tab.append_column(
+            "source_file", pa.repeat(pa.scalar(rel, pa.string()), n)
+        ).append_column("source_sheet", pa.repeat(pa.scalar(t.sheet, pa.string()), n))
+        typed = conform(clean_tab, output_schema(t.kind, specs, schema))
+        for rule, bad in failing_rules(typed, schema):
+            if rule.scope == "row":
+                col.row(bad & keep, rule.name, t.table)
+                keep &= ~bad
+            else:
+                col.row(bad, rule.name, t.table, scope="flag")
+                rep.flags[rule.name] = rep.flags.get(rule.name, 0) + int((bad & ~dup).sum())
         keep_rows = keep & ~dup
         # A duplicate of a row that was quarantined counts as merged, not twice quarantined.
         rep.rows_merged += int(dup.sum())
         row_q = [q for q in col.rows if q.column("scope")[0].as_py() == "row"]
         # Keep only row-quarantine records of non-duplicate rows.
         for q in col.rows:
-            if q.column("scope")[0].as_py() == "row":
+            if q.column("scope")[0].as_py() in ("row", "flag"):
                 rows_q = q.column("source_row").to_numpy()
                 q = q.filter(pa.array(~dup[rows_q - 1]))
             quarantine.append(q)
@@ -477,71 +593,99 @@ def _clean_one(
             if v:
                 rep.repairs[k] = rep.repairs.get(k, 0) + v
         rep.rows_kept += int(keep_rows.sum())
-        sel = pa.array(keep_rows)
-        lineage = pa.table(
-            {
-                "source_file": pa.array([rel] * n),
-                "source_sheet": pa.array([t.sheet] * n),
-                "source_row": t.table.column("source_row"),
-                "source_line": t.table.column("source_line"),
-            }
-        ).filter(sel)
-        body = clean_tab.filter(sel)
-        for name in lineage.column_names:
-            body = body.append_column(name, lineage.column(name))
-        bodies.append((t.kind, body))
+        body = typed if keep_rows.all() else typed.filter(pa.array(keep_rows))
+        # Parquet dictionary pages pay only for columns with few distinct values.
+        few = {c for c, e in enc.items() if len(e.raw) <= max(1000, n // 5)}
+        few |= {f"{c}_status" for c in enc} | {f"{c}_partial" for c in enc}
+        few |= {f"{c}_raw" for c in few} | {"source_file", "source_sheet"}
+        bodies.append((t.kind, body, sorted(few & set(body.column_names))))
     _write_parts(parts, i, bodies, quarantine, merges)
     return rep
 
 
+#: The quarantine: one record per quarantined row (``scope='row'``), per value set to null
+#: (``'value'``) and per row kept but flagged by a cross-field rule (``'flag'``).
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("source_sheet", pa.string()),
+        ("source_row", pa.int64()),
+        ("source_line", pa.int64()),
+        ("kind", pa.string()),
+        ("scope", pa.string()),
+        ("reason", pa.string()),
+        ("column", pa.string()),
+        ("raw_value", pa.string()),
+    ]
+)
+#: Exact duplicate rows merged into their first occurrence in the same sheet.
+MERGES_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("source_sheet", pa.string()),
+        ("source_row", pa.int64()),
+        ("merged_into_row", pa.int64()),
+    ]
+)
+
+
+def output_schema(kind: str, specs: dict, schema: TableSchema | None) -> pa.Schema:
+    """The declared Arrow schema of clean table ``kind``: every canonical column of the header
+    dictionary, typed by :data:`COLUMN_TYPES` and the declared code lists, plus lineage."""
+    return arrow_schema(kind, list(specs[kind].aliases), COLUMN_TYPES, schema)
+
+
+def _part(dest: Path, table: pa.Table, name: str, dictionary: list[str] | bool = True) -> None:
+    dest.mkdir(exist_ok=True)
+    pq.write_table(table, dest / name, compression="zstd", use_dictionary=dictionary)
+
+
 def _write_parts(parts: Path, i: int, bodies, quarantine, merges) -> None:
-    for j, (kind, body) in enumerate(bodies):
-        pq.write_table(body, parts / f"{i:04d}_{j:02d}__{kind}.parquet")
+    """Write one raw file's output straight into the tables' folders (Parquet datasets: one
+    part per raw file sheet, all in the table's declared schema, so nothing is concatenated
+    afterwards)."""
+    for j, (kind, body, dictionary) in enumerate(bodies):
+        _part(parts / f"{kind}.parquet", body, f"part-{i:04d}-{j:02d}.parquet", dictionary)
     if quarantine:
-        pq.write_table(
-            pa.concat_tables(quarantine, promote_options="permissive"),
-            parts / f"{i:04d}__quarantine.parquet",
-        )
+        q = pa.concat_tables([conform(x, QUARANTINE_SCHEMA) for x in quarantine])
+        _part(parts / "quarantine.parquet", q, f"part-{i:04d}.parquet")
     if merges:
-        pq.write_table(pa.concat_tables(merges), parts / f"{i:04d}__merges.parquet")
+        m = pa.concat_tables([conform(x, MERGES_SCHEMA) for x in merges])
+        _part(parts / "merges.parquet", m, f"part-{i:04d}.parquet")
 
 
 _JOB: dict = {}
 
 
+def _rules_hash() -> str:
+    """The header dictionary and declared schema in force: a change to either reruns."""
+    from importlib.resources import files
+
+    h = hashlib.sha1()
+    for name in ("headers.yaml", "schema.yaml"):
+        h.update((files("analysis.resources") / name).read_bytes())
+    return h.hexdigest()
+
+
 def _clean_group(items: list[tuple[int, Path]]) -> list[tuple[int, FileReport]]:
     j = _JOB
-    return [
-        (
+    out = []
+    for i, p in items:
+        t0 = time.perf_counter()
+        rep = _clean_one(
             i,
-            _clean_one(
-                i, p, j["raw_dir"], j["specs"], j["schools"], j["today"], j["hashes"], j["parts"]
-            ),
+            p,
+            j["raw_dir"],
+            j["specs"],
+            j["schools"],
+            j["today"],
+            j["hashes"],
+            j["parts"],
+            j["schemas"],
         )
-        for i, p in items
-    ]
-
-
-def _concat_parts(files: list[Path], dest: Path) -> int:
-    """Stream parquet parts into one file, unifying their columns (missing ones as nulls)."""
-    schemas = [pq.read_schema(f) for f in files]
-    fields: dict[str, pa.DataType] = {}
-    for sc in schemas:
-        for fld in sc:
-            if fld.name not in fields or pa.types.is_null(fields[fld.name]):
-                fields[fld.name] = fld.type
-    schema = pa.schema([(k, v) for k, v in fields.items()])
-    n = 0
-    with pq.ParquetWriter(dest, schema, compression="zstd") as w:
-        for f in files:
-            t = pq.read_table(f)
-            cols = [
-                t.column(k).cast(v) if k in t.column_names else pa.nulls(t.num_rows, v)
-                for k, v in fields.items()
-            ]
-            w.write_table(pa.Table.from_arrays(cols, schema=schema))
-            n += t.num_rows
-    return n
+        rep.seconds = round(time.perf_counter() - t0, 3)
+        out.append((i, rep))
+    return out
 
 
 def clean(
@@ -565,7 +709,11 @@ def clean(
     old = interim_dir / "manifest.json"
     if old.is_file() and not force:
         prev = json.loads(old.read_text(encoding="utf-8"))
-        if prev.get("inputs") == hashes and prev.get("version") == __version__:
+        if (
+            prev.get("inputs") == hashes
+            and prev.get("version") == __version__
+            and prev.get("rules") == _rules_hash()
+        ):
             prev["skipped"] = True
             return prev
     specs = load_dictionary()
@@ -583,11 +731,19 @@ def clean(
             except RawFileError:
                 pass
 
-    parts = interim_dir.with_name(interim_dir.name + ".parts")
-    shutil.rmtree(parts, ignore_errors=True)
-    parts.mkdir(parents=True)
+    schemas = load_schema()
+    # Workers write their parts straight into the new output folder, swapped in at the end.
+    tmp = interim_dir.with_name(interim_dir.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     _JOB.update(
-        raw_dir=raw_dir, specs=specs, schools=schools, today=today, hashes=hashes, parts=parts
+        raw_dir=raw_dir,
+        specs=specs,
+        schools=schools,
+        today=today,
+        hashes=hashes,
+        parts=tmp,
+        schemas=schemas,
     )
     # Two groups of about equal bytes, one per core (forked: nothing is pickled but results).
     order = sorted(range(len(paths)), key=lambda k: -paths[k].stat().st_size)
@@ -606,27 +762,28 @@ def clean(
                 results = [r for group in pool.map(_clean_group, groups) for r in group]
         else:
             results = _clean_group(groups[0])
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     finally:
         _JOB.clear()
     reports = [rep for _, rep in sorted(results, key=lambda r: r[0])]
-    say("writing clean tables")
-    tmp = interim_dir.with_name(interim_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    tables_out = {}
-    kinds = sorted(
-        {f.name.split("__", 1)[1][: -len(".parquet")] for f in parts.glob("*__*.parquet")}
-    )
-    for kind in kinds:
-        files = sorted(parts.glob(f"*__{kind}.parquet"))
-        n = _concat_parts(files, tmp / f"{kind}.parquet")
-        if kind not in ("quarantine", "merges"):
-            tables_out[kind] = n
-    shutil.rmtree(parts, ignore_errors=True)
+    # Every table that has a part, and always the quarantine and merges (maybe empty).
+    for name, sch in (("quarantine", QUARANTINE_SCHEMA), ("merges", MERGES_SCHEMA)):
+        if not (tmp / f"{name}.parquet").exists():
+            _part(tmp / f"{name}.parquet", sch.empty_table(), "part-0000.parquet")
+    tables_out = {
+        d.name.removesuffix(".parquet"): sum(
+            pq.read_metadata(f).num_rows for f in d.glob("*.parquet")
+        )
+        for d in sorted(tmp.glob("*.parquet"))
+        if d.name not in ("quarantine.parquet", "merges.parquet")
+    }
     manifest = {
         "version": __version__,
         "seconds": round(time.perf_counter() - t0, 1),
         "inputs": hashes,
+        "rules": _rules_hash(),
         "tables": tables_out,
         "files": [rep.__dict__ for rep in reports],
         "totals": {
@@ -637,6 +794,7 @@ def clean(
             "rows_merged": sum(r.rows_merged for r in reports),
             "rows_quarantined": sum(sum(r.rows_quarantined.values()) for r in reports),
             "values_quarantined": sum(sum(r.values_quarantined.values()) for r in reports),
+            "rows_flagged": sum(sum(r.flags.values()) for r in reports),
         },
     }
     (tmp / "manifest.json").write_text(
