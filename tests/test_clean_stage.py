@@ -71,3 +71,55 @@ def test_validation_meets_the_cleaning_targets(cleaned, tmp_path):
     assert result["undetectable_values"] > 0  # valid-looking typos and homophones are reported
     assert result["by_kind"]["unknown_school_code"].get("silently_wrong", 0) == 0
     assert (tmp_path / "validation.json").is_file()
+
+
+def test_every_part_is_written_in_the_declared_schema(cleaned):
+    """A table is a folder of parts (one per raw file sheet) read as one table: every part
+    must have exactly the declared columns and types, whichever extract it came from."""
+    import pyarrow.parquet as pq
+
+    from analysis.clean.headers import load_dictionary
+    from analysis.clean.schema import load_schema
+    from analysis.clean.stage import output_schema
+
+    data_dir, manifest = cleaned
+    specs, schemas = load_dictionary(), load_schema()
+    for kind, n in manifest["tables"].items():
+        target = output_schema(kind, specs, schemas.get(kind))
+        parts = sorted((data_dir / "interim" / f"{kind}.parquet").glob("*.parquet"))
+        assert parts, kind
+        for part in parts:
+            assert pq.read_schema(part).remove_metadata() == target, part
+        assert pq.read_table(data_dir / "interim" / f"{kind}.parquet").num_rows == n
+
+
+def test_codes_come_out_standardised(cleaned):
+    from analysis.clean.schema import GB3304
+
+    data_dir, _ = cleaned
+    xueji = pd.read_parquet(data_dir / "interim" / "xueji.parquet")
+    assert set(xueji["sex"].dropna()) == {"男", "女"}
+    assert set(xueji["grade"].dropna()) <= set(range(1, 10))
+    assert set(xueji["ethnicity"].dropna()) <= set(GB3304)
+    hukou = pd.read_parquet(data_dir / "interim" / "hukou.parquet")
+    assert set(hukou["sex"].dropna()) == {"男", "女"}  # the extracts also say 1 and 2
+
+
+def test_a_touched_but_identical_file_is_skipped_and_a_changed_one_reruns(small_data, tmp_path):
+    import os
+    import shutil
+
+    data_dir, _ = small_data
+    raw = tmp_path / "raw"
+    for sub in ("schools", "leave"):
+        shutil.copytree(data_dir / "raw" / sub, raw / sub)
+    first = clean(raw, tmp_path / "interim")
+    assert first["skipped"] is False
+    f = sorted((raw / "leave").iterdir())[0]
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))  # touched only
+    assert clean(raw, tmp_path / "interim")["skipped"] is True
+    with f.open("ab") as fh:  # one more (malformed) line: the content changed
+        fh.write(b"junk\n")
+    third = clean(raw, tmp_path / "interim")
+    assert third["skipped"] is False
+    assert third["totals"]["rows_read"] == first["totals"]["rows_read"] + 1

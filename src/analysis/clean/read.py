@@ -55,37 +55,44 @@ class RawTable:
 
 
 def detect_encoding(data: bytes, file: str) -> str:
-    """'utf-8-sig' with a BOM, else 'utf-8' if it decodes strictly, else 'gb18030'.
+    """'utf-8-sig' with a BOM, else 'utf-8' if it is valid UTF-8, else 'gb18030'.
 
     GB18030 rather than GBK: GBK cannot encode rare characters in names. Binary content
     (NUL bytes) and text that is neither is rejected.
     """
-    return decode_text(data, file)[0]
+    return as_utf8(data, file)[0]
 
 
-def decode_text(data: bytes, file: str) -> tuple[str, str]:
-    """The encoding (as :func:`detect_encoding`) and the decoded text, decoding only once."""
+def _is_utf8(data: bytes) -> bool:
+    """Strict UTF-8 validation in Arrow (ten times faster than decoding in Python)."""
+    try:
+        pa.array([data], pa.large_binary()).cast(pa.large_string())
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
+def as_utf8(data: bytes, file: str) -> tuple[str, bytes]:
+    """The encoding (as :func:`detect_encoding`) and the content as UTF-8 bytes, without the
+    byte-order mark. UTF-8 input is validated, never decoded: the CSV parser reads bytes."""
     if not data.strip():
         raise RawFileError(f"{file}: the file is empty")
     if b"\x00" in data[:65536]:
         raise RawFileError(f"{file}: binary content, not a CSV text file")
     if data.startswith(b"\xef\xbb\xbf"):
+        if _is_utf8(data[3:]):
+            return "utf-8-sig", data[3:]
+        # The BOM says UTF-8 but the text is not: GB18030 behind a wrong declaration.
         try:
-            return "utf-8-sig", data[3:].decode("utf-8")
+            return "gb18030-after-utf8-bom", data[3:].decode("gb18030").encode("utf-8")
         except UnicodeDecodeError:
-            # The BOM says UTF-8 but the text is not: GB18030 behind a wrong declaration.
-            try:
-                return "gb18030-after-utf8-bom", data[3:].decode("gb18030")
-            except UnicodeDecodeError:
-                raise RawFileError(
-                    f"{file}: starts with a UTF-8 byte-order mark but is neither UTF-8 nor GB18030"
-                ) from None
+            raise RawFileError(
+                f"{file}: starts with a UTF-8 byte-order mark but is neither UTF-8 nor GB18030"
+            ) from None
+    if _is_utf8(data):
+        return "utf-8", data
     try:
-        return "utf-8", data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return "gb18030", data.decode("gb18030")
+        return "gb18030", data.decode("gb18030").encode("utf-8")
     except UnicodeDecodeError as exc:
         raise RawFileError(f"{file}: neither UTF-8 nor GB18030 text (byte {exc.start})") from None
 
@@ -140,55 +147,91 @@ def _find_header(rows: list[list[str]], specs: dict[str, TableSpec]) -> tuple[in
     return best_i, False
 
 
+def _text_column(values: tuple) -> pa.Array:
+    """One worksheet column as text, as :func:`_cell_text` would give it cell by cell.
+
+    Columns of text cells (nearly all) go to Arrow in one call; so do columns of dates,
+    of whole numbers and of date-times (formatted in Arrow). Anything else (floats that are
+    not whole, booleans, mixed cells) is converted cell by cell."""
+    try:
+        return pc.fill_null(pa.array(values, type=pa.string()), "")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    filled = [None if v == "" else v for v in values]
+    kinds = {type(v) for v in filled if v is not None}
+    typed = None
+    if len(kinds) == 1 and kinds <= {dt.date, dt.datetime, int, float}:  # one kind of cell
+        try:
+            typed = pa.array(filled)
+        except (pa.ArrowTypeError, pa.ArrowInvalid, OverflowError):
+            typed = None
+    if typed is not None:
+        t = typed.type
+        if pa.types.is_date(t) or pa.types.is_integer(t):
+            return pc.fill_null(typed.cast(pa.string()), "")
+        if pa.types.is_timestamp(t) and typed.null_count < len(typed):
+            try:
+                typed = typed.cast(pa.timestamp("s"))  # fails on fractions of a second
+            except pa.ArrowInvalid:
+                return pa.array([v if type(v) is str else _cell_text(v) for v in values])
+            t = typed.type
+            day = pc.strftime(typed, format="%Y-%m-%d")
+            midnight = pc.equal(pc.cast(typed, pa.date32()).cast(t), typed)
+            full = pc.strftime(typed, format="%Y-%m-%d %H:%M:%S")
+            return pc.fill_null(pc.if_else(midnight, day, full), "")
+        if pa.types.is_floating(t):
+            whole = pc.and_(pc.equal(pc.floor(typed), typed), pc.less(pc.abs(typed), 1e15))
+            if pc.all(pc.fill_null(whole, True)).as_py():
+                return pc.fill_null(typed.cast(pa.int64()).cast(pa.string()), "")
+    return pa.array([v if type(v) is str else _cell_text(v) for v in values], pa.string())
+
+
 def _build(
     file: str,
     sheet: str,
-    rows: list[list[str]],
-    lines: list[int],
+    rows: list[list],
     folder: str,
     specs: dict[str, TableSpec],
-    encoding: str = "",
-    malformed: list | None = None,
 ) -> RawTable:
-    h, two = _find_header(rows, specs)
+    """A worksheet's cells (as calamine gives them) -> canonical text columns with lineage."""
+    where = f"{file}{f' [{sheet}]' if sheet else ''}"
+    head = [[_cell_text(v) for v in r] for r in rows[: HEADER_SCAN_ROWS + 1]]
+    h, two = _find_header(head, specs)
     if h < 0:
-        raise RawFileError(
-            f"{file}{f' [{sheet}]' if sheet else ''}: no header row found in the first {HEADER_SCAN_ROWS} rows"
-        )
+        raise RawFileError(f"{where}: no header row found in the first {HEADER_SCAN_ROWS} rows")
     width = max(len(r) for r in rows[h:]) if rows[h:] else 0
-    top = rows[h] + [""] * (width - len(rows[h]))
+    top = head[h] + [""] * (width - len(head[h]))
     if two:
-        sub = rows[h + 1] + [""] * (width - len(rows[h + 1]))
+        sub = head[h + 1] + [""] * (width - len(head[h + 1]))
         cells = combine_two_row_header(top, sub)
         start = h + 2
     else:
         cells = [(t, None) for t in top]
         start = h + 1
     try:
-        hmap: HeaderMap = best_table(
-            cells, specs, folder, f"{file}{f' [{sheet}]' if sheet else ''}"
-        )
+        hmap: HeaderMap = best_table(cells, specs, folder, where)
     except HeaderError as exc:
         raise RawFileError(str(exc)) from None
-    data = [r if len(r) == width else r + [""] * (width - len(r)) for r in rows[start:]]
-    keep = np.fromiter(("".join(r).strip() != "" for r in data), bool, len(data))
-    empty = int(len(data) - keep.sum())
+    data = [r if len(r) == width else [*r, *[""] * (width - len(r))] for r in rows[start:]]
     columns = list(zip(*data, strict=True)) if data else [()] * width  # one tuple per column
-    mask = pa.array(keep)
-    cols = {
-        canon: pa.array(columns[pos], type=pa.string()).filter(mask)
-        for pos, canon in hmap.columns.items()
-    }
-    cols["source_row"] = pa.array(np.arange(1, int(keep.sum()) + 1), type=pa.int64())
-    cols["source_line"] = pa.array(np.asarray(lines[start:], dtype=np.int64)[keep])
+    text = [_text_column(c) for c in columns]
+    filled = np.zeros(len(data), bool)  # rows with any cell filled (others are not records)
+    for col in text:
+        filled |= pc.not_equal(pc.utf8_trim_whitespace(col), "").to_numpy(zero_copy_only=False)
+    empty = int(len(data) - filled.sum())
+    mask = pa.array(filled)
+    cols = {canon: text[pos].filter(mask) for pos, canon in hmap.columns.items()}
+    cols["source_row"] = pa.array(np.arange(1, int(filled.sum()) + 1), type=pa.int64())
+    # Excel rows are 1-based and the sheet starts at row 1 (skip_empty_area=False).
+    cols["source_line"] = pa.array(np.arange(start + 1, start + 1 + len(data))[filled])
     return RawTable(
         file,
         sheet,
         hmap.kind,
         pa.table(cols),
-        encoding,
+        "",
         hmap.unknown,
-        malformed or [],
+        [],
         empty,
         hmap.duplicates,
         h,
@@ -198,16 +241,14 @@ def _build(
 def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> list[RawTable]:
     """A CSV file: encoding and delimiter detected, every field text, malformed rows recorded
     by line, blank lines and title lines above the header counted but not taken as rows."""
-    data = path.read_bytes()
-    enc, text = decode_text(data, rel)
-    if enc != "utf-8":
-        data = text.encode("utf-8")
+    enc, data = as_utf8(path.read_bytes(), rel)
     end = -1
     for _ in range(HEADER_SCAN_ROWS):  # the first lines only (never split a whole file)
-        end = text.find("\n", end + 1)
+        end = data.find(b"\n", end + 1)
         if end < 0:
             break
-    sample = "\n".join((text if end < 0 else text[:end]).splitlines()[:HEADER_SCAN_ROWS])
+    head_text = (data if end < 0 else data[:end]).decode("utf-8")
+    sample = "\n".join(head_text.splitlines()[:HEADER_SCAN_ROWS])
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
@@ -247,10 +288,11 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
     # The parser does not say where a rejected row was: find its line from its text (rare).
     pos = 0
     for k, bad in enumerate(bad_texts):
-        at = text.find(bad, pos)
+        needle = bad.encode("utf-8")
+        at = data.find(needle, pos)
         if at >= 0:
-            malformed[k] = (text.count("\n", 0, at) + 1, malformed[k][1])
-            pos = at + len(bad)
+            malformed[k] = (data.count(b"\n", 0, at) + 1, malformed[k][1])
+            pos = at + len(needle)
     # Header detection needs the first rows as lists; data stays columnar for speed.
     first = [
         [table.column(j)[i].as_py() for j in range(ncol)]
@@ -270,8 +312,8 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
     # malformed and blank lines (which the parser skips) are not rows.
     skipped = [n for n, _ in malformed if n >= 0]
     blank: list[int] = []
-    if "\n\n" in text or "\n\r\n" in text:
-        blank = [i + 1 for i, ln in enumerate(text.splitlines()) if not ln.strip()]
+    if b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r\n")):
+        blank = [i + 1 for i, ln in enumerate(data.splitlines()) if not ln.strip()]
     all_lines = _line_numbers(table.num_rows, 0, sorted(skipped + blank))
     header_line = int(all_lines[h]) if len(all_lines) else 1
     lines = all_lines[start:]
@@ -327,14 +369,10 @@ def read_xlsx(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) ->
     skipped = []
     for name in wb.sheet_names:
         rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        # Most cells are text already: convert only the others (dates, numbers, booleans).
-        text_rows = [[v if type(v) is str else _cell_text(v) for v in r] for r in rows]
-        if not any(any(c for c in r) for r in text_rows):
+        if not any(v not in (None, "") for r in rows for v in r):
             continue
         try:
-            out.append(
-                _build(rel, name, text_rows, list(range(1, len(text_rows) + 1)), folder, specs)
-            )
+            out.append(_build(rel, name, rows, folder, specs))
         except RawFileError as exc:
             skipped.append(str(exc))
     if not out:

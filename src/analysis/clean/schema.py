@@ -318,9 +318,9 @@ def failing_rules(table: pa.Table, schema: TableSchema | None) -> list[tuple[Rul
         return []
     import duckdb
 
-    con = duckdb.connect(config={"threads": 1})
+    con = _connection()
+    con.register("t", table)
     try:
-        con.register("t", table)
         out = []
         for rule in schema.rules:
             try:
@@ -329,8 +329,23 @@ def failing_rules(table: pa.Table, schema: TableSchema | None) -> list[tuple[Rul
                 raise SchemaError(
                     f"schema.yaml: {schema.kind}: rule '{rule.name}' cannot be evaluated ({exc})"
                 ) from None
-            bad = res.fetchnumpy()["bad"]
-            out.append((rule, np.asarray(bad, bool)))
+            out.append((rule, np.asarray(res.fetchnumpy()["bad"], bool)))
         return out
     finally:
-        con.close()
+        con.unregister("t")
+
+
+_CON: dict[int, object] = {}
+
+
+def _connection():
+    """One in-memory DuckDB connection per process (workers are forked: never share one)."""
+    import os
+
+    import duckdb
+
+    pid = os.getpid()
+    if pid not in _CON:
+        _CON.clear()
+        _CON[pid] = duckdb.connect(config={"threads": 1})
+    return _CON[pid]

@@ -290,20 +290,24 @@ def _normalise(
         empty = d_empty[e.codes]
         if kind == "id":
             ids = normalize_ids(e.raw)
-            out[c] = e.rows(ids.column("id_number"))
-            out[f"{c}_status"] = e.rows(ids.column("id_status"))
-            out[f"{c}_partial"] = e.rows(ids.column("id_partial"))
-            d_status = ids.column("id_status").to_numpy(zero_copy_only=False)
+            id18, id_status, id_partial, id_regno = (
+                ids.column(k).combine_chunks()
+                for k in ("id_number", "id_status", "id_partial", "id_regno")
+            )
+            out[c] = e.rows(id18)
+            out[f"{c}_status"] = e.rows(id_status)
+            out[f"{c}_partial"] = e.rows(id_partial)
+            d_status = id_status.to_numpy(zero_copy_only=False)
             status = d_status[e.codes]
             for st in ("bad_check", "bad_date", "malformed", "excel_truncated", "registry_number"):
                 col.value(status == st, c, f"id_{st}", e.raw_rows())
             d_changed = (d_status == "valid") & pc.fill_null(
-                pc.not_equal(e.raw, ids.column("id_number")), False
+                pc.not_equal(e.raw, id18), False
             ).to_numpy(zero_copy_only=False)
             col.repairs["id_normalised"] += int(d_changed[e.codes].sum())
             col.repairs["id_upgraded15"] += int((status == "upgraded15").sum())
             if "student_no" in enc:
-                d_reg = pc.is_valid(ids.column("id_regno")).to_numpy(zero_copy_only=False)
+                d_reg = pc.is_valid(id_regno).to_numpy(zero_copy_only=False)
                 col.repairs["id_column_held_registry_number"] += int(d_reg[e.codes].sum())
         elif kind == "name":
             norm, trad = normalize_names(e.raw)
@@ -667,25 +671,48 @@ def _rules_hash() -> str:
     return h.hexdigest()
 
 
-def _clean_group(items: list[tuple[int, Path]]) -> list[tuple[int, FileReport]]:
+def _clean_task(item: tuple[int, Path]) -> tuple[int, FileReport]:
+    """One file, in a worker: its SHA-1 (for the manifest) and its cleaning."""
+    i, p = item
     j = _JOB
-    out = []
-    for i, p in items:
-        t0 = time.perf_counter()
-        rep = _clean_one(
-            i,
-            p,
-            j["raw_dir"],
-            j["specs"],
-            j["schools"],
-            j["today"],
-            j["hashes"],
-            j["parts"],
-            j["schemas"],
-        )
-        rep.seconds = round(time.perf_counter() - t0, 3)
-        out.append((i, rep))
-    return out
+    t0 = time.perf_counter()
+    rel = str(p.relative_to(j["raw_dir"]))
+    hashes = j["hashes"] if rel in j["hashes"] else {rel: _sha1(p)}
+    rep = _clean_one(
+        i,
+        p,
+        j["raw_dir"],
+        j["specs"],
+        j["schools"],
+        j["today"],
+        hashes,
+        j["parts"],
+        j["schemas"],
+    )
+    rep.seconds = round(time.perf_counter() - t0, 3)
+    return i, rep
+
+
+def _stats(paths: list[Path], raw_dir: Path) -> dict[str, list[int]]:
+    """Size and modification time of every raw file: the cheap test of "unchanged"."""
+    return {str(p.relative_to(raw_dir)): [p.stat().st_size, p.stat().st_mtime_ns] for p in paths}
+
+
+def _unchanged(prev: dict, stats: dict, paths: list[Path], raw_dir: Path) -> dict | None:
+    """The previous manifest if the inputs and rules are the same, else None. Files whose
+    size or time changed are compared by content (SHA-1), so a copied or touched but
+    identical extract does not trigger a rerun."""
+    if prev.get("version") != __version__ or prev.get("rules") != _rules_hash():
+        return None
+    if set(prev.get("inputs", {})) != set(stats):
+        return None
+    if prev.get("stats") != stats:
+        for p in paths:
+            rel = str(p.relative_to(raw_dir))
+            if prev.get("stats", {}).get(rel) != stats[rel] and _sha1(p) != prev["inputs"][rel]:
+                return None
+        prev["stats"] = stats
+    return prev
 
 
 def clean(
@@ -705,15 +732,12 @@ def clean(
         raise RawFileError(
             f"{raw_dir}: no raw files (run `analysis synth` or copy a county's extracts there)"
         )
-    hashes = {str(p.relative_to(raw_dir)): _sha1(p) for p in paths}
+    stats = _stats(paths, raw_dir)
     old = interim_dir / "manifest.json"
     if old.is_file() and not force:
-        prev = json.loads(old.read_text(encoding="utf-8"))
-        if (
-            prev.get("inputs") == hashes
-            and prev.get("version") == __version__
-            and prev.get("rules") == _rules_hash()
-        ):
+        prev = _unchanged(json.loads(old.read_text(encoding="utf-8")), stats, paths, raw_dir)
+        if prev is not None:
+            old.write_text(json.dumps(prev, ensure_ascii=False, indent=1), encoding="utf-8")
             prev["skipped"] = True
             return prev
     specs = load_dictionary()
@@ -741,33 +765,37 @@ def clean(
         specs=specs,
         schools=schools,
         today=today,
-        hashes=hashes,
+        hashes={},
         parts=tmp,
         schemas=schemas,
     )
-    # Two groups of about equal bytes, one per core (forked: nothing is pickled but results).
-    order = sorted(range(len(paths)), key=lambda k: -paths[k].stat().st_size)
-    groups: list[list[tuple[int, Path]]] = [[] for _ in range(max(1, workers))]
-    load = [0] * len(groups)
-    for k in order:
-        g = load.index(min(load))
-        groups[g].append((k, paths[k]))
-        load[g] += paths[k].stat().st_size
-    say(f"cleaning {len(paths)} files in {len(groups)} process(es)")
+
+    # Largest work first, handed out one file at a time: the cores finish together.
+    # (Workbooks cost about six times as much per byte as CSV.)
+    def cost(k: int) -> float:
+        return stats[str(paths[k].relative_to(raw_dir))][0] * (
+            6 if paths[k].suffix.lower() in (".xlsx", ".xlsm") else 1
+        )
+
+    items = [(k, paths[k]) for k in sorted(range(len(paths)), key=lambda k: -cost(k))]
+    n_proc = max(1, min(workers, len(items)))
+    say(f"cleaning {len(paths)} files in {n_proc} process(es)")
     try:
-        if len(groups) > 1:
+        if n_proc > 1:
             import multiprocessing as mp
 
-            with mp.get_context("fork").Pool(len(groups)) as pool:
-                results = [r for group in pool.map(_clean_group, groups) for r in group]
+            # Forked: the job description is inherited; only the reports travel back.
+            with mp.get_context("fork").Pool(n_proc) as pool:
+                results = list(pool.imap_unordered(_clean_task, items, chunksize=1))
         else:
-            results = _clean_group(groups[0])
+            results = [_clean_task(it) for it in items]
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
         _JOB.clear()
     reports = [rep for _, rep in sorted(results, key=lambda r: r[0])]
+    hashes = {rep.file: rep.sha1 for rep in reports}
     # Every table that has a part, and always the quarantine and merges (maybe empty).
     for name, sch in (("quarantine", QUARANTINE_SCHEMA), ("merges", MERGES_SCHEMA)):
         if not (tmp / f"{name}.parquet").exists():
@@ -783,6 +811,7 @@ def clean(
         "version": __version__,
         "seconds": round(time.perf_counter() - t0, 1),
         "inputs": hashes,
+        "stats": stats,
         "rules": _rules_hash(),
         "tables": tables_out,
         "files": [rep.__dict__ for rep in reports],
