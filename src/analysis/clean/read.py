@@ -75,7 +75,7 @@ def _is_utf8(data: bytes) -> bool:
 def as_utf8(data: bytes, file: str) -> tuple[str, bytes]:
     """The encoding (as :func:`detect_encoding`) and the content as UTF-8 bytes, without the
     byte-order mark. UTF-8 input is validated, never decoded: the CSV parser reads bytes."""
-    if not data.strip():
+    if not data or data.isspace():  # isspace() stops at the first other byte: no copy
         raise RawFileError(f"{file}: the file is empty")
     if b"\x00" in data[:65536]:
         raise RawFileError(f"{file}: binary content, not a CSV text file")
