@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -91,12 +92,27 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _counts(files: list[dict], key: str) -> str:
+    total: dict[str, int] = {}
+    for f in files:
+        for k, v in f.get(key, {}).items():
+            total[k] = total.get(k, 0) + v
+    return " · ".join(f"{k} {v:,}" for k, v in sorted(total.items(), key=lambda kv: -kv[1]) if v)
+
+
 def print_clean_summary(manifest: dict, interim: Path) -> None:
-    """Per dataset: files, rows read / kept / merged / quarantined; then rejected files."""
+    """Per dataset: files, rows read / kept / merged / quarantined, values nulled, rows
+    flagged; then the reasons and repairs over all files, and the rejected files."""
     files = manifest["files"]
-    t = Table(title=f"Cleaning · {manifest['totals']['files']} raw files", title_justify="left")
-    for col in ("table", "files", "rows read", "kept", "merged", "quarantined", "values flagged"):
-        t.add_column(col, justify="right" if col != "table" else "left")
+    t = Table(
+        title=f"Cleaning · {manifest['totals']['files']} raw files",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for col in ("table", "files", "read", "kept", "merged", "rows out", "nulled", "flagged"):
+        t.add_column(col, justify="right" if col != "table" else "left", no_wrap=True)
     by_kind: dict[str, list] = {}
     for f in files:
         for k in set(f["kinds"]) or {"(rejected)"}:
@@ -111,8 +127,22 @@ def print_clean_summary(manifest: dict, interim: Path) -> None:
             f"{sum(f['rows_merged'] for f in fs):,}",
             f"{sum(sum(f['rows_quarantined'].values()) for f in fs):,}",
             f"{sum(sum(f['values_quarantined'].values()) for f in fs):,}",
+            f"{sum(sum(f.get('flags', {}).values()) for f in fs):,}",
         )
     console.print(t)
+    console.print(
+        "[dim]rows out: quarantined whole; nulled: values quarantined, row kept; "
+        "flagged: a cross-field rule broken, row kept.[/]"
+    )
+    for label, key in (
+        ("Rows quarantined", "rows_quarantined"),
+        ("Values quarantined", "values_quarantined"),
+        ("Rows flagged", "flags"),
+        ("Repairs", "repairs"),
+    ):
+        text = _counts(files, key)
+        if text:
+            console.print(f"{label}: {text}")
     for f in files:
         if f["status"] == "rejected":
             console.print(f"[red]rejected[/] {f['message']}")

@@ -187,15 +187,27 @@ class _Encoded:
 
     codes: np.ndarray  # int32, one per row
     raw: pa.Array  # distinct raw values, null read as ''
-    text: pa.Array  # the same values NFKC-normalised and trimmed
+    #: Results of rules on the distinct values, shared by every table whose column was
+    #: encoded against the same distinct values (see :func:`_share_distinct`).
+    cache: dict = field(default_factory=dict)
 
     @classmethod
     def of(cls, a: pa.ChunkedArray | pa.Array) -> _Encoded:
         if isinstance(a, pa.ChunkedArray):
             a = a.combine_chunks()
         enc = pc.dictionary_encode(pc.fill_null(a.cast(pa.string()), ""))
-        raw = enc.dictionary
-        return cls(enc.indices.to_numpy(zero_copy_only=False), raw, _text_values(raw))
+        return cls(enc.indices.to_numpy(zero_copy_only=False), enc.dictionary)
+
+    def once(self, key, fn: Callable):
+        """``fn()`` computed once per set of distinct values, whichever table asks."""
+        if key not in self.cache:
+            self.cache[key] = fn()
+        return self.cache[key]
+
+    @property
+    def text(self) -> pa.Array:
+        """The distinct values NFKC-normalised and trimmed."""
+        return self.once("text", lambda: _text_values(self.raw))
 
     def rows(self, distinct: pa.Array) -> pa.Array:
         """Values per distinct value -> values per row."""
@@ -286,10 +298,12 @@ def _normalise(
     for c, e in enc.items():
         kind = COLUMN_TYPES.get(c, "text")
         v = e.text
-        d_empty = pc.equal(pc.utf8_length(v), 0).to_numpy(zero_copy_only=False)
+        d_empty = e.once(
+            "empty", lambda v=v: pc.equal(pc.utf8_length(v), 0).to_numpy(zero_copy_only=False)
+        )
         empty = d_empty[e.codes]
         if kind == "id":
-            ids = normalize_ids(e.raw)
+            ids = e.once("ids", lambda e=e: normalize_ids(e.raw))
             id18, id_status, id_partial, id_regno = (
                 ids.column(k).combine_chunks()
                 for k in ("id_number", "id_status", "id_partial", "id_regno")
@@ -298,24 +312,23 @@ def _normalise(
             out[f"{c}_status"] = e.rows(id_status)
             out[f"{c}_partial"] = e.rows(id_partial)
             d_status = id_status.to_numpy(zero_copy_only=False)
-            status = d_status[e.codes]
             for st in ("bad_check", "bad_date", "malformed", "excel_truncated", "registry_number"):
-                col.value(status == st, c, f"id_{st}", e.raw_rows())
+                col.value((d_status == st)[e.codes], c, f"id_{st}", e.raw_rows())
             d_changed = (d_status == "valid") & pc.fill_null(
                 pc.not_equal(e.raw, id18), False
             ).to_numpy(zero_copy_only=False)
             col.repairs["id_normalised"] += int(d_changed[e.codes].sum())
-            col.repairs["id_upgraded15"] += int((status == "upgraded15").sum())
+            col.repairs["id_upgraded15"] += int((d_status == "upgraded15")[e.codes].sum())
             if "student_no" in enc:
                 d_reg = pc.is_valid(id_regno).to_numpy(zero_copy_only=False)
                 col.repairs["id_column_held_registry_number"] += int(d_reg[e.codes].sum())
         elif kind == "name":
-            norm, trad = normalize_names(e.raw)
+            norm, trad = e.once("names", lambda e=e: normalize_names(e.raw))
             out[c] = e.rows(norm)
             out[f"{c}_raw"] = e.rows(e.raw)
             col.repairs["name_traditional_to_simplified"] += int(e.mask(trad).sum())
         elif kind in ("date", "month"):
-            d, _fmt = parse_dates(v, month_only=kind == "month")
+            d, _fmt = e.once(kind, lambda v=v, k=kind: parse_dates(v, month_only=k == "month"))
             bad = ~empty & ~e.mask(pc.is_valid(d))
             col.value(bad, c, "unparseable_date", e.text_rows())
             d = _declared(c, d, d_empty, e, schema, col)
@@ -432,11 +445,18 @@ def _declared(
     rule = schema.columns.get(c) if schema else None
     if rule is None:
         return values
-    checked, bad = check_values(rule, values, d_empty)
+
+    def run():
+        checked, bad = check_values(rule, values, d_empty)
+        changed = None
+        if rule.codes is not None:
+            changed = pc.fill_null(pc.not_equal(checked.cast(pa.string()), values), False)
+        return checked, bad, changed
+
+    checked, bad, changed = e.once(("declared", c), run)
     for reason, d_mask in bad.items():
         col.value(d_mask[e.codes], c, reason, e.text_rows())
-    if rule.codes is not None:
-        changed = pc.fill_null(pc.not_equal(checked.cast(pa.string()), values), False)
+    if changed is not None:
         col.repairs["code_standardised"] += int(e.mask(changed).sum())
     return checked
 
@@ -497,20 +517,27 @@ def _clean_one(
     hashes: dict[str, str],
     parts: Path,
     schemas: dict[str, TableSchema] | None = None,
+    pre: tuple[list[RawTable] | RawFileError, list[dict[str, _Encoded]]] | None = None,
 ) -> FileReport:
-    """Clean one raw file; its clean tables, quarantine and merges go to ``parts``."""
+    """Clean one raw file; its clean tables, quarantine and merges go to ``parts``.
+
+    ``pre``: the file already read, with its columns encoded (see :func:`_clean_group`)."""
     schemas = load_schema() if schemas is None else schemas
     bodies: list[tuple[str, pa.Table, list[str]]] = []
     quarantine: list[pa.Table] = []
     merges: list[pa.Table] = []
     rel = str(p.relative_to(raw_dir))
     rep = FileReport(rel, hashes[rel])
-    try:
-        tables = read_raw_file(p, raw_dir, specs)
-    except RawFileError as exc:
-        rep.status, rep.message = "rejected", str(exc)
+    if pre is None:
+        try:
+            pre = (read_raw_file(p, raw_dir, specs), [])
+        except RawFileError as exc:
+            pre = (exc, [])
+    tables, encodings = pre
+    if isinstance(tables, RawFileError):
+        rep.status, rep.message = "rejected", str(tables)
         return rep
-    for t in tables:
+    for k, t in enumerate(tables):
         rep.kinds.append(t.kind)
         rep.encoding = t.encoding
         rep.unknown_columns += [u for u in t.unknown_columns if u not in rep.unknown_columns]
@@ -538,11 +565,7 @@ def _clean_one(
                     }
                 )
             )
-        enc = {
-            c: _Encoded.of(t.table.column(c))
-            for c in t.table.column_names
-            if c not in ("source_row", "source_line")
-        }
+        enc = encodings[k] if k < len(encodings) else _encode(t)
         first = _exact_duplicates(enc, n)
         dup = first != np.arange(n)
         if dup.any():
@@ -640,8 +663,24 @@ def output_schema(kind: str, specs: dict, schema: TableSchema | None) -> pa.Sche
 
 
 def _part(dest: Path, table: pa.Table, name: str, dictionary: list[str] | bool = True) -> None:
+    """Write one part. Statistics (min/max per row group, for filtering) are kept for
+    every column but free text, where they cost much and serve nothing."""
     dest.mkdir(exist_ok=True)
-    pq.write_table(table, dest / name, compression="zstd", use_dictionary=dictionary)
+    stats = [
+        f.name
+        for f in table.schema
+        if not pa.types.is_string(f.type)
+        or f.name in ("source_file", "source_sheet")
+        or f.name.endswith("_status")
+        or f.name in ("school_code", "county_code")
+    ]
+    pq.write_table(
+        table,
+        dest / name,
+        compression="zstd",
+        use_dictionary=dictionary,
+        write_statistics=stats,
+    )
 
 
 def _write_parts(parts: Path, i: int, bodies, quarantine, merges) -> None:
@@ -671,26 +710,88 @@ def _rules_hash() -> str:
     return h.hexdigest()
 
 
-def _clean_task(item: tuple[int, Path]) -> tuple[int, FileReport]:
-    """One file, in a worker: its SHA-1 (for the manifest) and its cleaning."""
-    i, p = item
+def _encode(t: RawTable) -> dict[str, _Encoded]:
+    return {
+        c: _Encoded.of(t.table.column(c))
+        for c in t.table.column_names
+        if c not in ("source_row", "source_line")
+    }
+
+
+def _share_distinct(items: list[tuple[str, dict[str, _Encoded]]]) -> None:
+    """Re-encode the same column of several tables against their union of distinct values,
+    so each rule runs once per distinct value of the group, not once per file (the same
+    children are in every term's registry: ten files of a county hold few new names)."""
+    by: dict[tuple[str, str], list[_Encoded]] = {}
+    for kind, enc in items:
+        for c, e in enc.items():
+            by.setdefault((kind, c), []).append(e)
+    for es in by.values():
+        if len(es) < 2:
+            continue
+        union = pc.dictionary_encode(pa.concat_arrays([e.raw for e in es]))
+        idx = union.indices.to_numpy(zero_copy_only=False)
+        cache: dict = {}
+        off = 0
+        for e in es:
+            e.codes = idx[off : off + len(e.raw)][e.codes]
+            off += len(e.raw)
+            e.raw, e.cache = union.dictionary, cache
+
+
+def _clean_group(group: list[tuple[int, Path]]) -> list[tuple[int, FileReport]]:
+    """A group of files (one county's extracts of one dataset), in a worker: read them all,
+    share their distinct values, then clean each; with their SHA-1s for the manifest."""
     j = _JOB
-    t0 = time.perf_counter()
-    rel = str(p.relative_to(j["raw_dir"]))
-    hashes = j["hashes"] if rel in j["hashes"] else {rel: _sha1(p)}
-    rep = _clean_one(
-        i,
-        p,
-        j["raw_dir"],
-        j["specs"],
-        j["schools"],
-        j["today"],
-        hashes,
-        j["parts"],
-        j["schemas"],
+    if j.get("single_thread"):
+        pa.set_cpu_count(1)  # one worker per core: Arrow's own threads would only contend
+    loaded = []
+    for i, p in group:
+        t0 = time.perf_counter()
+        sha = _sha1(p)
+        try:
+            tables: list[RawTable] | RawFileError = read_raw_file(p, j["raw_dir"], j["specs"])
+            encodings = [_encode(t) for t in tables]
+        except RawFileError as exc:
+            tables, encodings = exc, []
+        loaded.append([i, p, sha, tables, encodings, time.perf_counter() - t0])
+    _share_distinct(
+        [
+            (t.kind, enc)
+            for *_, tables, encs, _s in loaded
+            if not isinstance(tables, RawFileError)
+            for t, enc in zip(tables, encs, strict=True)
+        ]
     )
-    rep.seconds = round(time.perf_counter() - t0, 3)
-    return i, rep
+    out = []
+    for item in loaded:
+        i, p, sha, tables, encodings, seconds = item
+        t0 = time.perf_counter()
+        rel = str(p.relative_to(j["raw_dir"]))
+        rep = _clean_one(
+            i,
+            p,
+            j["raw_dir"],
+            j["specs"],
+            j["schools"],
+            j["today"],
+            {rel: sha},
+            j["parts"],
+            j["schemas"],
+            pre=(tables, encodings),
+        )
+        rep.seconds = round(seconds + time.perf_counter() - t0, 3)
+        item[3] = item[4] = None  # free the tables as we go
+        out.append((i, rep))
+    return out
+
+
+def _group_key(rel: str) -> tuple[str, str]:
+    """Files cleaned together: the same dataset folder and county (the code the file name
+    starts with); a file without a county code is a group of its own."""
+    folder, _, name = rel.partition("/")
+    county = name.split("_", 1)[0]
+    return folder, county if county.isdigit() and len(county) == 6 else name
 
 
 def _stats(paths: list[Path], raw_dir: Path) -> dict[str, list[int]]:
@@ -770,25 +871,32 @@ def clean(
         schemas=schemas,
     )
 
-    # Largest work first, handed out one file at a time: the cores finish together.
-    # (Workbooks cost about six times as much per byte as CSV.)
+    # Groups of files (a county's extracts of one dataset), largest work first, handed out
+    # one at a time: the cores finish together. (Workbooks cost about six times as much per
+    # byte as CSV.)
     def cost(k: int) -> float:
         return stats[str(paths[k].relative_to(raw_dir))][0] * (
             6 if paths[k].suffix.lower() in (".xlsx", ".xlsm") else 1
         )
 
-    items = [(k, paths[k]) for k in sorted(range(len(paths)), key=lambda k: -cost(k))]
-    n_proc = max(1, min(workers, len(items)))
+    grouped: dict[tuple[str, str], list[tuple[int, Path]]] = {}
+    for k, p in enumerate(paths):
+        grouped.setdefault(_group_key(str(p.relative_to(raw_dir))), []).append((k, p))
+    groups = sorted(grouped.values(), key=lambda g: -sum(cost(k) for k, _ in g))
+    n_proc = max(1, min(workers, len(groups)))
     say(f"cleaning {len(paths)} files in {n_proc} process(es)")
     try:
         if n_proc > 1:
             import multiprocessing as mp
 
             # Forked: the job description is inherited; only the reports travel back.
+            _JOB["single_thread"] = True
             with mp.get_context("fork").Pool(n_proc) as pool:
-                results = list(pool.imap_unordered(_clean_task, items, chunksize=1))
+                results = [
+                    r for rs in pool.imap_unordered(_clean_group, groups, chunksize=1) for r in rs
+                ]
         else:
-            results = [_clean_task(it) for it in items]
+            results = [r for g in groups for r in _clean_group(g)]
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
