@@ -65,8 +65,10 @@ def detect_encoding(data: bytes, file: str) -> str:
 
 def _is_utf8(data: bytes) -> bool:
     """Strict UTF-8 validation in Arrow (ten times faster than decoding in Python)."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    one = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
     try:
-        pa.array([data], pa.large_binary()).cast(pa.large_string())
+        one.cast(pa.large_string())  # no copy of the bytes: only validated
         return True
     except pa.ArrowInvalid:
         return False

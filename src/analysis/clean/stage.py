@@ -494,17 +494,22 @@ def _cross_check_id(out: dict[str, pa.Array], col: _Collector) -> None:
 
 def _exact_duplicates(enc: dict[str, _Encoded], n: int) -> np.ndarray:
     """For each row, the index of the first row identical to it in every column (itself
-    when it is the first). Built from the columns' codes, never from joined strings."""
+    when it is the first). Built from the columns' codes (hashing integers, never joined
+    strings)."""
+    import pandas as pd
+
     if not enc or n == 0:
         return np.arange(n)
     key = np.zeros(n, np.int64)
     for e in enc.values():
         card = max(len(e.raw), 1)
         if key.max(initial=0) >= (np.iinfo(np.int64).max // card) - card:
-            key = np.unique(key, return_inverse=True)[1].astype(np.int64)  # re-densify
+            key = pd.factorize(key)[0].astype(np.int64)  # re-densify
         key = key * card + e.codes
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return first[inverse]
+    codes = pd.factorize(key)[0]  # numbered in order of first occurrence
+    first = np.empty(codes.max() + 1, np.int64)
+    first[codes[::-1]] = np.arange(n - 1, -1, -1)  # the last write wins: the first row
+    return first[codes]
 
 
 def _clean_one(
