@@ -25,10 +25,11 @@ def _pairs(sizes: pd.Series) -> int:
 
 def pairwise_scores(links: pd.DataFrame, truth: pd.DataFrame, on: list[str]) -> dict:
     """Precision and recall of ``links`` (columns ``on`` + ``key``) against ``truth``
-    (columns ``on`` + ``person_id``, every record that should be linked)."""
+    (columns ``on`` + ``person_id``, every record that should be linked). Links of records
+    the truth does not cover (e.g. a stale row of a transferred pupil) are not scored."""
     both = links[[*on, "key"]].merge(truth[[*on, "person_id"]], on=on, how="inner")
     tp = _pairs(both.groupby(["key", "person_id"]).size())
-    predicted = _pairs(links.groupby("key").size())
+    predicted = _pairs(both.groupby("key").size())  # within the records the truth covers
     true = _pairs(truth.groupby("person_id").size())
     return {
         "records": len(truth),
