@@ -13,7 +13,12 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_on_the_small_prefecture(nb, small_data, tmp_path):
+    from analysis.clean.stage import clean
+
     data_dir, _ = small_data
+    clean(
+        data_dir / "raw", data_dir / "interim"
+    )  # the cleaning notebook reads it (no work if done)
     out = tmp_path / nb.name
     pm.execute_notebook(
         str(nb),

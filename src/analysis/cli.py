@@ -115,8 +115,8 @@ def print_clean_summary(manifest: dict, interim: Path) -> None:
         t.add_column(col, justify="right" if col != "table" else "left", no_wrap=True)
     by_kind: dict[str, list] = {}
     for f in files:
-        for k in set(f["kinds"]) or {"(rejected)"}:
-            by_kind.setdefault(k, []).append(f)
+        # A workbook whose sheets hold several tables is counted under their joint label.
+        by_kind.setdefault("+".join(dict.fromkeys(f["kinds"])) or "(rejected)", []).append(f)
     for kind in sorted(by_kind):
         fs = by_kind[kind]
         t.add_row(
