@@ -6,18 +6,26 @@ For each raw file:
    dictionary; a file that cannot be read is *rejected* with its reason in the manifest;
 2. merge exact duplicate rows into their first occurrence (recorded in ``merges``);
 3. normalise every column by its type (:data:`COLUMN_TYPES`), repairing only what is certain
-   (IDs, names, dates, legacy county codes); a value that cannot be trusted is set to null
-   and recorded in the quarantine with ``scope='value'`` and a reason, the row is kept;
+   (IDs, names, dates, legacy county codes), and apply the declared schema
+   (:mod:`analysis.clean.schema`: code lists, ranges, formats); a value that cannot be
+   trusted is set to null and recorded in the quarantine with ``scope='value'`` and a
+   reason, the row is kept;
 4. quarantine whole rows that cannot be trusted (``scope='row'``): a required value
-   missing, impossible attendance, a birth date in the future;
-5. write ``data/interim/<kind>.parquet`` (all files of a kind together, with the lineage
-   columns ``source_file``, ``source_sheet``, ``source_row``, ``source_line``),
-   ``quarantine.parquet``, ``merges.parquet`` and ``manifest.json``.
+   missing, impossible attendance, a birth date in the future; flag rows that break a
+   declared cross-field rule (``scope='flag'``, kept);
+5. write the file's rows as one part of ``data/interim/<kind>.parquet``, a Parquet dataset
+   in the table's declared schema with the lineage columns ``source_file``,
+   ``source_sheet``, ``source_row``, ``source_line``; likewise ``quarantine.parquet`` and
+   ``merges.parquet``; then ``manifest.json``.
+
+Every rule runs on a column's distinct values and is broadcast to the rows; the files of one
+county and dataset are cleaned together in a worker process and share their distinct
+values (:func:`_share_distinct`).
 
 The manifest says, per raw file, rows read, kept, merged and quarantined by reason; read =
 kept + merged + quarantined, always. Outputs are written to a temporary folder and swapped in
 whole, so a failed run leaves the previous outputs as they were. A rerun on unchanged input
-(same file contents, same code version) does no work.
+(same file contents, same code version, same header dictionary and schema) does no work.
 """
 
 from __future__ import annotations
