@@ -149,6 +149,11 @@ def _find_header(rows: list[list[str]], specs: dict[str, TableSpec]) -> tuple[in
     return best_i, False
 
 
+def _cells_one_by_one(values: tuple) -> pa.Array:
+    """Cell by cell, by :func:`_cell_text` (text cells as they are)."""
+    return pa.array([v if type(v) is str else _cell_text(v) for v in values], pa.string())
+
+
 def _text_column(values: tuple) -> pa.Array:
     """One worksheet column as text, as :func:`_cell_text` would give it cell by cell.
 
@@ -175,7 +180,7 @@ def _text_column(values: tuple) -> pa.Array:
             try:
                 typed = typed.cast(pa.timestamp("s"))  # fails on fractions of a second
             except pa.ArrowInvalid:
-                return pa.array([v if type(v) is str else _cell_text(v) for v in values])
+                return _cells_one_by_one(values)
             t = typed.type
             day = pc.strftime(typed, format="%Y-%m-%d")
             midnight = pc.equal(pc.cast(typed, pa.date32()).cast(t), typed)
@@ -185,7 +190,7 @@ def _text_column(values: tuple) -> pa.Array:
             whole = pc.and_(pc.equal(pc.floor(typed), typed), pc.less(pc.abs(typed), 1e15))
             if pc.all(pc.fill_null(whole, True)).as_py():
                 return pc.fill_null(typed.cast(pa.int64()).cast(pa.string()), "")
-    return pa.array([v if type(v) is str else _cell_text(v) for v in values], pa.string())
+    return _cells_one_by_one(values)
 
 
 def _build(

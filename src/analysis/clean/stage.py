@@ -527,26 +527,20 @@ def _clean_one(
     specs: dict,
     schools: dict[str, str] | None,
     today: dt.date,
-    hashes: dict[str, str],
+    sha1: str,
     parts: Path,
-    schemas: dict[str, TableSchema] | None = None,
-    pre: tuple[list[RawTable] | RawFileError, list[dict[str, _Encoded]]] | None = None,
+    schemas: dict[str, TableSchema],
+    tables: list[RawTable] | RawFileError,
+    encodings: list[dict[str, _Encoded]],
 ) -> FileReport:
-    """Clean one raw file; its clean tables, quarantine and merges go to ``parts``.
-
-    ``pre``: the file already read, with its columns encoded (see :func:`_clean_group`)."""
-    schemas = load_schema() if schemas is None else schemas
+    """Clean one raw file, already read (``tables``, or the error that rejected it) and
+    encoded (see :func:`_clean_group`); its clean tables, quarantine and merges go to
+    ``parts``."""
     bodies: list[tuple[str, pa.Table, list[str]]] = []
     quarantine: list[pa.Table] = []
     merges: list[pa.Table] = []
     rel = str(p.relative_to(raw_dir))
-    rep = FileReport(rel, hashes[rel])
-    if pre is None:
-        try:
-            pre = (read_raw_file(p, raw_dir, specs), [])
-        except RawFileError as exc:
-            pre = (exc, [])
-    tables, encodings = pre
+    rep = FileReport(rel, sha1)
     if isinstance(tables, RawFileError):
         rep.status, rep.message = "rejected", str(tables)
         return rep
@@ -578,7 +572,7 @@ def _clean_one(
                     }
                 )
             )
-        enc = encodings[k] if k < len(encodings) else _encode(t)
+        enc = encodings[k]
         first = _exact_duplicates(enc, n)
         dup = first != np.arange(n)
         if dup.any():
@@ -780,7 +774,6 @@ def _clean_group(group: list[tuple[int, Path]]) -> list[tuple[int, FileReport]]:
     for item in loaded:
         i, p, sha, tables, encodings, seconds = item
         t0 = time.perf_counter()
-        rel = str(p.relative_to(j["raw_dir"]))
         rep = _clean_one(
             i,
             p,
@@ -788,10 +781,11 @@ def _clean_group(group: list[tuple[int, Path]]) -> list[tuple[int, FileReport]]:
             j["specs"],
             j["schools"],
             j["today"],
-            {rel: sha},
+            sha,
             j["parts"],
             j["schemas"],
-            pre=(tables, encodings),
+            tables,
+            encodings,
         )
         rep.seconds = round(seconds + time.perf_counter() - t0, 3)
         item[3] = item[4] = None  # free the tables as we go
@@ -879,7 +873,6 @@ def clean(
         specs=specs,
         schools=schools,
         today=today,
-        hashes={},
         parts=tmp,
         schemas=schemas,
     )
