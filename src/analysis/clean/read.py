@@ -245,10 +245,12 @@ def _build(
     )
 
 
-def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> list[RawTable]:
+def read_csv(
+    path: Path, rel: str, folder: str, specs: dict[str, TableSpec], content: bytes | None = None
+) -> list[RawTable]:
     """A CSV file: encoding and delimiter detected, every field text, malformed rows recorded
     by line, blank lines and title lines above the header counted but not taken as rows."""
-    enc, data = as_utf8(path.read_bytes(), rel)
+    enc, data = as_utf8(path.read_bytes() if content is None else content, rel)
     end = -1
     for _ in range(HEADER_SCAN_ROWS):  # the first lines only (never split a whole file)
         end = data.find(b"\n", end + 1)
@@ -267,12 +269,10 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
         raise RawFileError(f"{rel}: no rows")
     malformed: list[tuple[int, str]] = []
 
-    bad_texts: list[str] = []
-
     def on_invalid(row) -> str:
-        bad_texts.append(row.text)
+        # One thread: the parser knows the physical line (blank lines counted, see below).
         malformed.append(
-            (-1, f"expected {row.expected_columns} fields, found {row.actual_columns}")
+            (row.number, f"expected {row.expected_columns} fields, found {row.actual_columns}")
         )
         return "skip"
 
@@ -280,26 +280,26 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            # One thread (the stage runs one process per core): rows come in order and
+            # rejected rows with their line. Blocks of 2 MB stay in the cache.
+            read_options=pacsv.ReadOptions(
+                column_names=names, block_size=1 << 21, use_threads=False
+            ),
             parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, invalid_row_handler=on_invalid, newlines_in_values=False
+                delimiter=delimiter,
+                invalid_row_handler=on_invalid,
+                newlines_in_values=False,
+                ignore_empty_lines=False,  # blank lines are rows of '' (counted as empty)
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
+                check_utf8=False,  # as_utf8 validated the whole text
             ),
         )
     except pa.ArrowInvalid as exc:
         raise RawFileError(f"{rel}: not a readable CSV ({exc})") from None
-    # The parser does not say where a rejected row was: find its line from its text (rare).
-    pos = 0
-    for k, bad in enumerate(bad_texts):
-        needle = bad.encode("utf-8")
-        at = data.find(needle, pos)
-        if at >= 0:
-            malformed[k] = (data.count(b"\n", 0, at) + 1, malformed[k][1])
-            pos = at + len(needle)
     # Header detection needs the first rows as lists; data stays columnar for speed.
     first = [
         [table.column(j)[i].as_py() for j in range(ncol)]
@@ -315,18 +315,12 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
         raise RawFileError(str(exc)) from None
     start = h + 2 if two else h + 1
     body = table.slice(start)
-    # Physical line numbers: parsed rows are lines (no embedded newlines); lines rejected as
-    # malformed and blank lines (which the parser skips) are not rows.
-    skipped = [n for n, _ in malformed if n >= 0]
-    blank: list[int] = []
-    if b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r\n")):
-        blank = [i + 1 for i, ln in enumerate(data.splitlines()) if not ln.strip()]
-    all_lines = _line_numbers(table.num_rows, 0, sorted(skipped + blank))
+    # Physical line numbers: every line is a parsed row (blank ones too) or a rejected one.
+    all_lines = _line_numbers(table.num_rows, 0, [n for n, _ in malformed])
     header_line = int(all_lines[h]) if len(all_lines) else 1
     lines = all_lines[start:]
-    titles = [n for n, _ in malformed if 0 <= n < header_line]
-    malformed = [(n, r) for n, r in malformed if not 0 <= n < header_line]
-    blank_after_header = sum(1 for b in blank if b > header_line)
+    titles = [n for n, _ in malformed if n < header_line]
+    malformed = [(n, r) for n, r in malformed if n >= header_line]
     filled = np.zeros(body.num_rows, bool)  # rows with any field (',,,,' lines are not rows)
     for j in range(ncol):
         filled |= pc.not_equal(body.column(j), "").to_numpy(zero_copy_only=False)
@@ -336,7 +330,7 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
     empty = int(body.num_rows - filled.sum())
     if empty:
         out = out.filter(pa.array(filled))
-    out = out.append_column("source_row", pa.array(range(1, out.num_rows + 1), type=pa.int64()))
+    out = out.append_column("source_row", pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64)))
     return [
         RawTable(
             rel,
@@ -346,7 +340,7 @@ def read_csv(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) -> 
             enc,
             hmap.unknown,
             malformed,
-            int(empty) + blank_after_header,
+            int(empty),
             hmap.duplicates,
             len(titles) + h,
         )
@@ -388,15 +382,19 @@ def read_xlsx(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) ->
 
 
 def read_raw_file(
-    path: Path, raw_root: Path, specs: dict[str, TableSpec] | None = None
+    path: Path,
+    raw_root: Path,
+    specs: dict[str, TableSpec] | None = None,
+    content: bytes | None = None,
 ) -> list[RawTable]:
-    """Read one file under ``raw_root/<dataset>/``; one :class:`RawTable` per sheet with data."""
+    """Read one file under ``raw_root/<dataset>/``; one :class:`RawTable` per sheet with data.
+    ``content``: the file's bytes if the caller has read them already (to hash them)."""
     specs = specs or load_dictionary()
     rel = str(path.relative_to(raw_root))
     folder = path.relative_to(raw_root).parts[0]
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return read_csv(path, rel, folder, specs)
+        return read_csv(path, rel, folder, specs, content)
     if suffix in (".xlsx", ".xlsm"):
         return read_xlsx(path, rel, folder, specs)
     raise RawFileError(f"{rel}: unsupported file type '{suffix}' (expected .csv or .xlsx)")
