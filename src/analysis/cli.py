@@ -177,6 +177,52 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+RULE_LABELS = {
+    "id": "own valid ID number",
+    "student_no": "registry number → ID",
+    "student_no_corrects_id": "registry number corrects an ID typo",
+    "student_no_only": "registry number, no ID anywhere",
+    "probabilistic": "probabilistic match",
+    "clustered": "probabilistic, among records without ID",
+    "unmatched": "no match: a person of its own",
+}
+
+
+def print_link_summary(manifest: dict) -> None:
+    """Rows per linkage rule, persons, time."""
+    t = Table(title="Linkage · who is who", title_justify="left")
+    t.add_column("rule")
+    t.add_column("rows", justify="right")
+    total = sum(manifest.get("rules", {}).values()) or 1
+    for rule, n in manifest.get("rules", {}).items():
+        t.add_row(RULE_LABELS.get(rule, rule), f"{n:,}", f"{100 * n / total:.2f} %")
+    console.print(t)
+    console.print(
+        f"{manifest.get('persons', 0):,} persons ({manifest.get('persons_with_id', 0):,} found by an "
+        f"ID number); {manifest.get('entities_matched', 0):,} of "
+        f"{manifest.get('entities_without_id', 0):,} records or registry numbers without a valid ID "
+        f"matched at probability ≥ {manifest.get('threshold')} ({manifest.get('seconds', 0)} s)."
+    )
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    from analysis.link.stage import link
+
+    data_dir = _data_dir(args)
+    try:
+        with console.status("[bold]link[/]: deterministic, then probabilistic (Splink)"):
+            manifest = link(data_dir, force=args.force)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    if manifest.get("skipped"):
+        console.print(
+            "[dim]link: clean tables unchanged since the last run: nothing to do (use --force to redo)[/]"
+        )
+    print_link_summary(manifest)
+    console.print(f"Person index in {data_dir / 'processed'}.")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from analysis.validate import validate
 
@@ -215,6 +261,39 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 console.print(f"  {kind}: {counts}")
     else:
         console.print("Nothing to validate yet: run `analysis clean` first.")
+    if "link" in result:
+        lk = result["link"]
+        t = Table(title="Linkage against the truth (pairwise)", title_justify="left")
+        t.add_column("records")
+        t.add_column("n", justify="right")
+        t.add_column("precision", justify="right")
+        t.add_column("recall", justify="right")
+        t.add_column("target", justify="right")
+        pw = lk["pairwise"]
+        t.add_row(
+            "all",
+            f"{pw['records']:,}",
+            f"{pw['precision']:.6f}",
+            f"{pw['recall']:.6f}",
+            "≥ 0.995 / ≥ 0.99",
+        )
+        for grp, v in lk["by_error"].items():
+            t.add_row(
+                f"  with {grp}",
+                f"{v['records']:,}",
+                f"{v['precision']:.6f}",
+                f"{v['recall']:.6f}",
+                "",
+            )
+        for th, v in lk["by_threshold"].items():
+            t.add_row(
+                f"  probabilistic cut at {th}",
+                "",
+                f"{v['precision']:.6f}",
+                f"{v['recall']:.6f}",
+                "",
+            )
+        console.print(t)
     console.print(f"Written to {reports / 'validation.json'}")
     return 0
 
@@ -245,9 +324,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         cmd_synth(args)
     cmd_clean(args)
+    cmd_link(args)
     console.print(
         f"[bold green]run finished[/] in {time.perf_counter() - t0:.0f} s. "
-        "Stages still to come: link, model, effects, report."
+        "Stages still to come: comparison lists and indicators, model, effects, report."
     )
     return 0
 
@@ -305,6 +385,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.set_defaults(func=cmd_clean)
 
+    lk = sub.add_parser(
+        "link",
+        help="who is who across registries and years: the person index",
+        description=(
+            "Tie every clean row to a person: valid ID numbers and registry numbers first, then "
+            "probabilistic linkage (Splink, DuckDB) for rows without a usable ID. Writes "
+            "DATA_DIR/processed/person_index.parquet, persons.parquet and link_manifest.json."
+        ),
+    )
+    lk.add_argument(
+        "--force", action="store_true", help="link again even if the clean tables have not changed"
+    )
+    lk.set_defaults(func=cmd_link)
+
     v = sub.add_parser(
         "validate",
         help="compare every stage's output with the synthetic truth; writes reports/validation.json",
@@ -318,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser(
         "run",
         help="run every stage in order, skipping stages whose inputs have not changed",
-        description="Run every stage of the pipeline in order (today: synth, clean). A stage whose inputs have not changed is skipped.",
+        description="Run every stage of the pipeline in order (today: synth, clean, link). A stage whose inputs have not changed is skipped.",
     )
     scale_args(r, "yuxi")
     r.add_argument(

@@ -155,11 +155,64 @@ def validate_clean(data_dir: Path) -> dict:
     }
 
 
+def validate_link(data_dir: Path) -> dict:
+    """Score the person index against the truth (:mod:`analysis.link.evaluate`): pairwise
+    precision and recall over every record the truth ties to a person; the same restricted
+    to records carrying each identity error; and with the probabilistic links cut at higher
+    thresholds (their records then count as unlinked), to show what the threshold buys."""
+    from analysis.link.evaluate import (
+        ERROR_GROUPS,
+        SUBJECT_COLUMNS,
+        pairwise_scores_sql,
+        scores_by_group_sql,
+    )
+    from analysis.link.linker import connect
+
+    data_dir = Path(data_dir)
+    truth, index = data_dir / "truth", data_dir / "processed" / "person_index.parquet"
+    con = connect("4GB")
+    on = ["source_file", "source_sheet", "source_row"]
+    con.execute(
+        f"""CREATE TABLE truth_rows AS
+        SELECT file AS source_file, coalesce(sheet, '') AS source_sheet, row AS source_row,
+               person_id
+        FROM read_parquet('{truth}/rows.parquet')
+        WHERE row_kind = 'record' AND coalesce(person_id, '') <> ''"""
+    )
+    links = f"(SELECT source_file, source_sheet, source_row, person_id AS key, rule, match_probability FROM read_parquet('{index}'))"
+    out: dict = {"pairwise": pairwise_scores_sql(con, links, "truth_rows", on)}
+    groups = " UNION ALL ".join(
+        f"""SELECT file AS source_file, coalesce(sheet, '') AS source_sheet, row AS source_row,
+                   '{g}' AS grp
+            FROM read_parquet('{truth}/corruptions.parquet')
+            WHERE kind IN {tuple(kinds) if len(kinds) > 1 else f"('{kinds[0]}')"}
+              AND "column" IN {SUBJECT_COLUMNS}"""
+        for g, kinds in ERROR_GROUPS.items()
+    )
+    out["by_error"] = scores_by_group_sql(con, links, "truth_rows", on, f"({groups})")
+    out["by_threshold"] = {
+        str(t): pairwise_scores_sql(
+            con,
+            f"(SELECT * FROM {links} WHERE rule <> 'probabilistic' OR match_probability >= {t})",
+            "truth_rows",
+            on,
+        )
+        for t in (0.99, 0.999)
+    }
+    out["rules"] = dict(
+        con.execute(f"SELECT rule, count(*) FROM {links} GROUP BY rule ORDER BY rule").fetchall()
+    )
+    con.close()
+    return out
+
+
 def validate(data_dir: Path, reports_dir: Path) -> dict:
-    """Every stage that has output: today the cleaning stage. Writes validation.json."""
+    """Every stage that has output: cleaning, linkage. Writes validation.json."""
     out: dict = {}
     if (Path(data_dir) / "interim" / "manifest.json").exists():
         out["clean"] = validate_clean(data_dir)
+    if (Path(data_dir) / "processed" / "person_index.parquet").exists():
+        out["link"] = validate_link(data_dir)
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     (reports_dir / "validation.json").write_text(

@@ -4,9 +4,15 @@ Each clean row about a child gets the first rule that applies:
 
 1. ``id``: the row's own resident ID number is valid (GB 11643 check and a real birth date)
    or a legacy 15-digit number upgraded with certainty; the key is the 18-digit number.
-2. ``student_no``: the row carries a student registry number (全国学籍号) that the student
-   registry shows, in every term, with one and the same valid ID number; the key is that
-   number. A registry number seen with two different IDs resolves nothing.
+2. ``student_no``: the row carries a student registry number (全国学籍号) whose registry
+   rows show one valid ID number in a strict majority of them (more rows than all other IDs
+   together); the key is that number. A typo that happens to pass the check digit shows up
+   in one term's extract, the real number in every other term. A registry number seen with
+   two IDs equally often resolves nothing.
+
+   A registry row whose own valid ID is one or two edits away from its registry number's
+   majority ID takes the majority ID (rule ``student_no_corrects_id``): one pupil has one
+   registry number, so the near-identical ID is the typo.
 
 Rows that no rule resolves (no ID, a typo in it, an Excel-truncated one, an unknown
 registry number) are left to the probabilistic pass. The keys are ID numbers: they never
@@ -41,17 +47,27 @@ def deterministic_links(interim: Path) -> pd.DataFrame:
     ``source_sheet``, ``source_row``, ``key`` (an 18-digit ID number) and ``rule``."""
     import duckdb
 
-    interim = Path(interim)
     con = duckdb.connect(config={"threads": 2, "memory_limit": "4GB"})
+    con.execute("SET enable_progress_bar = false")
+    out = con.sql(deterministic_sql(interim)).df()
+    con.close()
+    return out
+
+
+def deterministic_sql(interim: Path) -> str:
+    """The query behind :func:`deterministic_links`, to run where the rows are (DuckDB)."""
+    interim = Path(interim)
     kinds = [k for k in {*SUBJECT_ID, *WITH_REGISTRY_NUMBER} if (interim / f"{k}.parquet").exists()]
     regno = "(SELECT NULL::VARCHAR AS student_no, NULL::VARCHAR AS key WHERE false)"
     if "xueji" in kinds:
         regno = f"""(
-            SELECT student_no, any_value(id_number) AS key
-            FROM {_table(interim, "xueji")}
-            WHERE id_number_status IN {VALID} AND student_no IS NOT NULL
+            SELECT student_no, arg_max(id_number, n) AS key
+            FROM (SELECT student_no, id_number, count(*) AS n
+                  FROM {_table(interim, "xueji")}
+                  WHERE id_number_status IN {VALID} AND student_no IS NOT NULL
+                  GROUP BY ALL)
             GROUP BY student_no
-            HAVING count(DISTINCT id_number) = 1)"""
+            HAVING 2 * max(n) > sum(n))"""
     parts = []
     for kind in sorted(kinds):
         own = SUBJECT_ID.get(kind)
@@ -61,8 +77,15 @@ def deterministic_links(interim: Path) -> pd.DataFrame:
         if kind in WITH_REGISTRY_NUMBER:
             parts.append(
                 f"""SELECT '{kind}' AS kind, t.source_file, t.source_sheet, t.source_row,
-                           coalesce({own_key}, r.key) AS key,
-                           CASE WHEN {own_key} IS NOT NULL THEN 'id' ELSE 'student_no' END AS rule
+                           CASE WHEN {own_key} IS NULL THEN r.key
+                                WHEN r.key IS NOT NULL AND {own_key} <> r.key
+                                     AND levenshtein({own_key}, r.key) <= 2 THEN r.key
+                                ELSE {own_key} END AS key,
+                           CASE WHEN {own_key} IS NULL THEN 'student_no'
+                                WHEN r.key IS NOT NULL AND {own_key} <> r.key
+                                     AND levenshtein({own_key}, r.key) <= 2
+                                THEN 'student_no_corrects_id'
+                                ELSE 'id' END AS rule
                     FROM {_table(interim, kind)} t LEFT JOIN {regno} r USING (student_no)"""
             )
         else:
@@ -71,7 +94,11 @@ def deterministic_links(interim: Path) -> pd.DataFrame:
                            {own_key} AS key, 'id' AS rule
                     FROM {_table(interim, kind)} t"""
             )
+    if not parts:
+        return (
+            "SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS source_file, NULL::VARCHAR AS "
+            "source_sheet, NULL::BIGINT AS source_row, NULL::VARCHAR AS key, "
+            "NULL::VARCHAR AS rule WHERE false"
+        )
     sql = " UNION ALL ".join(f"({p})" for p in parts)
-    out = con.sql(f"SELECT * FROM ({sql}) WHERE key IS NOT NULL").df()
-    con.close()
-    return out
+    return f"SELECT * FROM ({sql}) WHERE key IS NOT NULL"
