@@ -48,7 +48,8 @@ def test_every_record_is_tied_to_its_person_as_the_truth_says(linked):
     assert scores["precision"] >= 0.9999
     assert scores["recall"] >= 0.999
     assert set(manifest["rules"]) <= {
-        "id", "student_no", "student_no_corrects_id", "student_no_only",
+        "id", "student_no", "student_no_corrects_id", "household_corrects_id",
+        "student_no_only",
         "probabilistic", "clustered", "unmatched",
     }  # fmt: skip
     assert manifest["rules"]["probabilistic"] > 0

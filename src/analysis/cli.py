@@ -181,6 +181,7 @@ RULE_LABELS = {
     "id": "own valid ID number",
     "student_no": "registry number → ID",
     "student_no_corrects_id": "registry number corrects an ID typo",
+    "household_corrects_id": "household number corrects an ID typo",
     "student_no_only": "registry number, no ID anywhere",
     "probabilistic": "probabilistic match",
     "clustered": "probabilistic, among records without ID",

@@ -215,6 +215,34 @@ def _prepared(con, profile_sql: str, name: str) -> None:
     )
 
 
+def _household_corrects_id(con, interim: Path) -> None:
+    """An ID in a single household-check row that is one digit off (in its first 17, the
+    check digit recomputed) from the ID of a child of the same name in the same household
+    is a typo that passed the check: the row takes the household's ID (rule
+    ``household_corrects_id``). Registry numbers do this for pupils; the household number
+    does it for children in the household check, every year of which lists the child."""
+    hukou = f"read_parquet('{interim / 'hukou.parquet'}/*.parquet')"
+    con.execute(
+        f"""CREATE TEMP TABLE fix AS
+        WITH hk AS (
+            SELECT d.source_file, d.source_sheet, d.source_row, d.key, h.household_no, h.name
+            FROM det d JOIN {hukou} h USING (source_file, source_sheet, source_row)
+            WHERE d.kind = 'hukou' AND h.household_no IS NOT NULL AND h.name IS NOT NULL),
+        once AS (SELECT key FROM det GROUP BY key HAVING count(*) = 1)
+        SELECT a.source_file, a.source_sheet, a.source_row, min(b.key) AS new_key
+        FROM hk a JOIN once o ON o.key = a.key
+        JOIN hk b ON b.household_no = a.household_no AND b.name = a.name AND b.key <> a.key
+        WHERE damerau_levenshtein(a.key[1:17], b.key[1:17]) <= 1
+        GROUP BY ALL HAVING count(DISTINCT b.key) = 1"""
+    )
+    con.execute(
+        """UPDATE det SET key = f.new_key, rule = 'household_corrects_id'
+           FROM fix f
+           WHERE det.kind = 'hukou' AND det.source_file = f.source_file
+             AND det.source_sheet = f.source_sheet AND det.source_row = f.source_row"""
+    )
+
+
 def build_index(
     interim: Path,
     out_dir: Path,
@@ -238,6 +266,8 @@ def build_index(
     kinds = [k for k in ROLE_COLUMNS if (interim / f"{k}.parquet").exists()]
     con.execute(f"CREATE VIEW records AS {_records_sql(interim, kinds)}")
     con.execute(f"CREATE TABLE det AS {deterministic_sql(interim)}")
+    if "hukou" in kinds:
+        _household_corrects_id(con, interim)
     # Pass 2: a registry number the registry never shows with a valid ID keys its rows.
     con.execute(
         f"""CREATE TABLE unresolved AS

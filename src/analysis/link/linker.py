@@ -53,6 +53,7 @@ Blocking (candidate pairs), each rule justified by the errors it survives:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
@@ -256,12 +257,13 @@ def train(linker, seed: int = 2020) -> None:
         [block_on("birth_date", "name_py")], recall=0.95
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("birth_date", "surname_py")
-    )
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("name_py", "county")
-    )
+    for block in (block_on("birth_date", "surname_py"), block_on("name_py", "county")):
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(block)
+        except ValueError as exc:
+            # EM can drive a level's m to underflow when the level never occurs among
+            # matches; the other block's estimates (or the defaults) stand for it.
+            logging.getLogger(__name__).warning("EM on %s skipped: %s", block, exc)
 
 
 def connect(memory_limit: str = "5GB"):

@@ -1,0 +1,101 @@
+"""The autumn census of each school year, from the linked registries, and the indicators.
+
+For school year ``Y`` (autumn term ``Y-1`` of the registry, household check of year ``Y``),
+one row per child known to either registry, with what :func:`analysis.indicators.enrolment_rates`
+needs (the definitions and formulas are there):
+
+* ``age`` on 1 September ``Y``, from the birth date the child's records give most often;
+* ``resident``: in the year's household check and not marked as living outside the
+  prefecture with the parents (随父母外出, 随父母在外省就读), or a migrant pupil (流动人口
+  子女, registry flag) without a local household registration who has not transferred out;
+* ``enrolled``: in the registry's autumn snapshot as 在读 (home teaching, 送教上门, is a
+  study mode of 在读 and counts; 休学, 辍学 and 转出 do not), with its ``grade``;
+* ``county_code``: the school's county (from the roster) for an enrolled child, else the
+  county of the household registration;
+* ``disabled``: the child holds a disability certificate.
+
+Children are persons of the index (:mod:`analysis.link.index`), so a child in both
+registries, under two spellings of the name or a mistyped ID, is counted once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+#: Household-check notes saying the child lives outside the prefecture with its parents.
+LIVING_OUTSIDE = ("随父母外出", "随父母在外省就读")
+
+
+def census_frame(interim: Path, index: Path) -> pd.DataFrame:
+    """One row per child and school year (see the module docstring)."""
+    from analysis.link.linker import connect
+
+    con = connect("3GB")
+    idx = f"read_parquet('{index}')"
+
+    def t(kind: str) -> str:
+        return f"read_parquet('{interim / (kind + '.parquet')}/*.parquet')"
+
+    on = "i.source_file = x.source_file AND i.source_sheet = x.source_sheet AND i.source_row = x.source_row"
+    outside = ", ".join(f"'{n}'" for n in LIVING_OUTSIDE)
+    con.execute(
+        f"""CREATE TABLE hk AS
+        SELECT i.person_id,
+               try_cast(regexp_extract(x.source_file, '(\\d{{4}})年', 1) AS INTEGER) AS year,
+               regexp_extract(x.source_file, '(^|/)(\\d{{6}})_', 2) AS county_code,
+               x.birth_date, coalesce(x.note, '') IN ({outside}) AS outside
+        FROM {t("hukou")} x JOIN {idx} i ON i.kind = 'hukou' AND {on}"""
+    )
+    con.execute(
+        f"""CREATE TABLE xj AS
+        SELECT i.person_id,
+               try_cast(regexp_extract(x.source_file, '(\\d{{4}})-1\\.', 1) AS INTEGER) AS year,
+               x.status, x.grade, x.migrant = '是' AS migrant, x.birth_date,
+               s.county_code AS school_county
+        FROM {t("xueji")} x JOIN {idx} i ON i.kind = 'xueji' AND {on}
+        LEFT JOIN (SELECT DISTINCT school_code, county_code FROM {t("schools")}) s
+               USING (school_code)
+        WHERE regexp_matches(x.source_file, '\\d{{4}}-1\\.')"""
+    )
+    disabled = (
+        f"SELECT DISTINCT i.person_id FROM {t('disability')} x JOIN {idx} i "
+        f"ON i.kind = 'disability' AND {on}"
+        if (interim / "disability.parquet").exists()
+        else "SELECT NULL::VARCHAR AS person_id WHERE false"
+    )
+    frame = con.execute(
+        f"""WITH born AS (
+            SELECT person_id, mode(birth_date) AS birth_date
+            FROM (SELECT person_id, birth_date FROM hk UNION ALL
+                  SELECT person_id, birth_date FROM xj)
+            WHERE birth_date IS NOT NULL GROUP BY person_id),
+        h AS (SELECT year, person_id, any_value(county_code) AS county_code,
+                     bool_and(outside) AS outside
+              FROM hk GROUP BY ALL),
+        x AS (SELECT year, person_id,
+                     bool_or(status = '在读') AS enrolled,
+                     max(grade) FILTER (WHERE status = '在读') AS grade,
+                     any_value(school_county) FILTER (WHERE status = '在读') AS school_county,
+                     bool_or(migrant AND status <> '转出') AS migrant
+              FROM xj GROUP BY ALL),
+        d AS ({disabled})
+        SELECT coalesce(h.year, x.year) AS year, coalesce(h.person_id, x.person_id) AS person_id,
+               coalesce(CASE WHEN x.enrolled THEN x.school_county END, h.county_code,
+                        x.school_county) AS county_code,
+               coalesce(h.year, x.year) - year(b.birth_date)
+                 - CASE WHEN month(b.birth_date) > 9
+                          OR (month(b.birth_date) = 9 AND day(b.birth_date) > 1)
+                        THEN 1 ELSE 0 END AS age,
+               CASE WHEN h.person_id IS NOT NULL THEN NOT h.outside
+                    ELSE coalesce(x.migrant, false) END AS resident,
+               coalesce(x.enrolled, false) AS enrolled,
+               coalesce(x.grade, 0) AS grade,
+               d.person_id IS NOT NULL AS disabled
+        FROM h FULL JOIN x USING (year, person_id)
+        LEFT JOIN born b ON b.person_id = coalesce(h.person_id, x.person_id)
+        LEFT JOIN d ON d.person_id = coalesce(h.person_id, x.person_id)"""
+    ).df()
+    con.close()
+    return frame[frame["age"].notna() & frame["year"].notna()].astype({"age": int, "year": int})
