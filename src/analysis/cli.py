@@ -206,6 +206,34 @@ def print_link_summary(manifest: dict) -> None:
     )
 
 
+def print_indicators(path: Path) -> None:
+    """The latest school year's enrolment rates, per county and for the prefecture."""
+    if not path.exists():
+        return
+    rows = json.loads(path.read_text(encoding="utf-8"))["enrolment"]
+    year = max(r["year"] for r in rows)
+    t = Table(
+        title=f"Enrolment, school year {year}/{(year + 1) % 100:02d} (autumn census, from the registries)",
+        title_justify="left",
+    )
+    for c in ("county", "primary 6-11", "junior-middle 12-14", "with disabilities 6-14"):
+        t.add_column(c, justify="right" if c != "county" else "left")
+
+    def pct(v) -> str:
+        return "–" if v is None else f"{v:.2f} %"
+
+    for r in sorted(
+        (r for r in rows if r["year"] == year), key=lambda r: r["county_code"] != "5304"
+    ):
+        t.add_row(
+            "prefecture" if r["county_code"] == "5304" else r["county_code"],
+            pct(r["primary_enrolment_rate"]),
+            pct(r["junior_enrolment_rate"]),
+            pct(r["disabled_enrolment_rate"]),
+        )
+    console.print(t)
+
+
 def cmd_link(args: argparse.Namespace) -> int:
     from analysis.link.stage import link
 
@@ -220,7 +248,8 @@ def cmd_link(args: argparse.Namespace) -> int:
             "[dim]link: clean tables unchanged since the last run: nothing to do (use --force to redo)[/]"
         )
     print_link_summary(manifest)
-    console.print(f"Person index in {data_dir / 'processed'}.")
+    print_indicators(data_dir / "processed" / "indicators.json")
+    console.print(f"Person index and indicators in {data_dir / 'processed'}.")
     return 0
 
 
@@ -295,6 +324,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 "",
             )
         console.print(t)
+        if "indicators" in lk:
+            t = Table(title="Indicators from the raw files against the truth", title_justify="left")
+            t.add_column("rate")
+            t.add_column("prefecture 2020", justify="right")
+            t.add_column("true", justify="right")
+            t.add_column("difference", justify="right")
+            t.add_column("largest, any county and year", justify="right")
+            for rate, v in lk["indicators"].items():
+                t.add_row(
+                    rate.replace("_", " "),
+                    f"{v['prefecture_2020']:.2f} %",
+                    f"{v['prefecture_2020_true']:.2f} %",
+                    f"{v['prefecture_2020_diff_points']:+.3f} points",
+                    f"{v['max_abs_diff_points_any_county_year']:.3f} points",
+                )
+            console.print(t)
     console.print(f"Written to {reports / 'validation.json'}")
     return 0
 

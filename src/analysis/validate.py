@@ -155,6 +155,31 @@ def validate_clean(data_dir: Path) -> dict:
     }
 
 
+RATES = ("primary_enrolment_rate", "junior_enrolment_rate", "disabled_enrolment_rate")
+
+
+def _compare_indicators(ours: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """The enrolment rates computed from the raw files against the true ones: per rate, the
+    prefecture's 2020 difference (the seed's year; target within 0.05 points) and the
+    largest difference over every county and year, in percentage points."""
+    m = ours.merge(truth, on=["year", "county_code"], suffixes=("", "_true"))
+    out: dict = {}
+    for r in RATES:
+        diff = (m[r] - m[f"{r}_true"]).astype(float)
+        pref = m[(m["county_code"] == "5304") & (m["year"] == 2020)]
+        out[r] = {
+            "prefecture_2020": round(float(pref[r].iloc[0]), 4) if len(pref) else None,
+            "prefecture_2020_true": round(float(pref[f"{r}_true"].iloc[0]), 4)
+            if len(pref)
+            else None,
+            "prefecture_2020_diff_points": round(float((pref[r] - pref[f"{r}_true"]).iloc[0]), 4)
+            if len(pref)
+            else None,
+            "max_abs_diff_points_any_county_year": round(float(diff.abs().max()), 4),
+        }
+    return out
+
+
 def validate_link(data_dir: Path) -> dict:
     """Score the person index against the truth (:mod:`analysis.link.evaluate`): pairwise
     precision and recall over every record the truth ties to a person; the same restricted
@@ -197,8 +222,14 @@ def validate_link(data_dir: Path) -> dict:
             "truth_rows",
             on,
         )
-        for t in (0.99, 0.999)
+        for t in (0.999, 0.9999)
     }
+    ind = data_dir / "processed" / "indicators.json"
+    if ind.exists():
+        out["indicators"] = _compare_indicators(
+            pd.DataFrame(json.loads(ind.read_text(encoding="utf-8"))["enrolment"]),
+            pd.read_parquet(truth / "indicators.parquet"),
+        )
     out["rules"] = dict(
         con.execute(f"SELECT rule, count(*) FROM {links} GROUP BY rule ORDER BY rule").fetchall()
     )

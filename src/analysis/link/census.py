@@ -4,12 +4,19 @@ For school year ``Y`` (autumn term ``Y-1`` of the registry, household check of y
 one row per child known to either registry, with what :func:`analysis.indicators.enrolment_rates`
 needs (the definitions and formulas are there):
 
-* ``age`` on 1 September ``Y``, from the birth date the child's records give most often;
+* ``age``: completed years on 31 August ``Y`` (the entry cut-off, 8月31日前年满6周岁; a child
+  born on 1 September enters school a year later), from the birth date the child's
+  records give most often;
 * ``resident``: in the year's household check and not marked as living outside the
   prefecture with the parents (随父母外出, 随父母在外省就读), or a migrant pupil (流动人口
   子女, registry flag) without a local household registration who has not transferred out;
 * ``enrolled``: in the registry's autumn snapshot as 在读 (home teaching, 送教上门, is a
-  study mode of 在读 and counts; 休学, 辍学 and 转出 do not), with its ``grade``;
+  study mode of 在读 and counts; 休学, 辍学 and 转出 do not), with its ``grade``, and not
+  out of school on the census date by the attendance record: a dropout the registry has
+  not marked yet is absent without excuse on every school day of September, or was absent
+  every school day of July (the last month before the summer) and missed at least a
+  school week of September;
+  :data:`CENSUS_ABSENCE` names these months;
 * ``county_code``: the school's county (from the roster) for an enrolled child, else the
   county of the household registration;
 * ``disabled``: the child holds a disability certificate.
@@ -23,6 +30,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+
+#: The census month and the last month of school before it, for the attendance test of
+#: "out of school on 1 September" (see the module docstring).
+CENSUS_ABSENCE = (9, 7)
+#: Days of unexcused absence in September that, after an absent July, say the child had not
+#: come back by the census: one school week, the suspected-dropout threshold. A child back
+#: at the start of term misses a day or two at most.
+SCHOOL_WEEK = 5
 
 #: Household-check notes saying the child lives outside the prefecture with its parents.
 LIVING_OUTSIDE = ("随父母外出", "随父母在外省就读")
@@ -59,6 +74,24 @@ def census_frame(interim: Path, index: Path) -> pd.DataFrame:
                USING (school_code)
         WHERE regexp_matches(x.source_file, '\\d{{4}}-1\\.')"""
     )
+    sep, before = CENSUS_ABSENCE
+    absent = (
+        f"""WITH m AS (
+            SELECT i.person_id, a.month, sum(a.days_required) AS req,
+                   sum(a.days_present) AS pres, sum(a.unexcused) AS unx
+            FROM {t("attendance")} a JOIN {idx} i ON i.kind = 'attendance' AND {on.replace("x.", "a.")}
+            WHERE month(a.month) IN ({sep}, {before})
+            GROUP BY ALL)
+        SELECT year(s.month) AS year, s.person_id
+        FROM m s LEFT JOIN m p ON p.person_id = s.person_id
+             AND p.month = make_date(year(s.month), {before}, 1)
+        WHERE month(s.month) = {sep} AND s.req > 0 AND s.unx > 0
+          AND ((s.pres = 0 AND s.unx >= s.req)
+               OR (p.req > 0 AND p.pres = 0 AND p.unx >= p.req
+                   AND s.unx >= {SCHOOL_WEEK}))"""
+        if (interim / "attendance.parquet").exists()
+        else "SELECT NULL::INTEGER AS year, NULL::VARCHAR AS person_id WHERE false"
+    )
     disabled = (
         f"SELECT DISTINCT i.person_id FROM {t('disability')} x JOIN {idx} i "
         f"ON i.kind = 'disability' AND {on}"
@@ -80,22 +113,23 @@ def census_frame(interim: Path, index: Path) -> pd.DataFrame:
                      any_value(school_county) FILTER (WHERE status = '在读') AS school_county,
                      bool_or(migrant AND status <> '转出') AS migrant
               FROM xj GROUP BY ALL),
-        d AS ({disabled})
+        d AS ({disabled}),
+        gone AS ({absent})
         SELECT coalesce(h.year, x.year) AS year, coalesce(h.person_id, x.person_id) AS person_id,
                coalesce(CASE WHEN x.enrolled THEN x.school_county END, h.county_code,
                         x.school_county) AS county_code,
                coalesce(h.year, x.year) - year(b.birth_date)
-                 - CASE WHEN month(b.birth_date) > 9
-                          OR (month(b.birth_date) = 9 AND day(b.birth_date) > 1)
-                        THEN 1 ELSE 0 END AS age,
+                 - CASE WHEN month(b.birth_date) >= 9 THEN 1 ELSE 0 END AS age,
                CASE WHEN h.person_id IS NOT NULL THEN NOT h.outside
                     ELSE coalesce(x.migrant, false) END AS resident,
-               coalesce(x.enrolled, false) AS enrolled,
+               coalesce(x.enrolled, false) AND g.person_id IS NULL AS enrolled,
                coalesce(x.grade, 0) AS grade,
                d.person_id IS NOT NULL AS disabled
         FROM h FULL JOIN x USING (year, person_id)
         LEFT JOIN born b ON b.person_id = coalesce(h.person_id, x.person_id)
-        LEFT JOIN d ON d.person_id = coalesce(h.person_id, x.person_id)"""
+        LEFT JOIN d ON d.person_id = coalesce(h.person_id, x.person_id)
+        LEFT JOIN gone g ON g.person_id = coalesce(h.person_id, x.person_id)
+             AND g.year = coalesce(h.year, x.year)"""
     ).df()
     con.close()
     return frame[frame["age"].notna() & frame["year"].notna()].astype({"age": int, "year": int})

@@ -247,7 +247,7 @@ def build_index(
     interim: Path,
     out_dir: Path,
     salt: str,
-    threshold: float = 0.95,
+    threshold: float = 0.99,
     seed: int = 2020,
 ) -> IndexResult:
     """The master person index of the clean tables in ``interim`` (see the module

@@ -48,7 +48,9 @@ Blocking (candidate pairs), each rule justified by the errors it survives:
 2. same first 15 ID digits (survives a wrong birth date column, a homophone surname,
    Excel truncation);
 3. same registry number;
-4. same full pinyin and county (survives a wrong birth date and a bad ID together).
+4. same full pinyin and county (survives a wrong birth date and a bad ID together);
+5. same birth date and guardian's name, 6. same birth date and address (a minority child
+   registered at school under a Han name shares no name key with its household record).
 """
 
 from __future__ import annotations
@@ -234,6 +236,8 @@ def blocking_rules() -> list:
         block_on("id15"),
         block_on("student_no"),
         block_on("name_py", "county"),
+        block_on("birth_date", "guardian_py"),
+        block_on("birth_date", "address"),
     ]
 
 
@@ -304,7 +308,7 @@ def link_frames(
     roles: Mapping[str, str],
     right_roles: Mapping[str, str] | None = None,
     *,
-    threshold: float = 0.95,
+    threshold: float = 0.99,
     best_only: bool = True,
     seed: int = 2020,
 ) -> pd.DataFrame:
