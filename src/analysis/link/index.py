@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from analysis.link.deterministic import SUBJECT_ID, VALID, deterministic_sql
+from analysis.link.linker import ROLES
 from analysis.link.names import name_keys
 
 #: Per table kind: the SQL expression (over the clean table) of each linker role.
@@ -91,16 +92,9 @@ ROW_KEY = ["kind", "source_file", "source_sheet", "source_row"]
 #: Tables whose rows say who the person is beyond a name (birth date, sex, ID, guardian):
 #: the persons found by an identifier are profiled from these.
 _PROFILE_KINDS = ("hukou", "xueji", "poverty", "persuasion", "home_teaching")
-_ROLES = (
-    "name",
-    "birth_date",
-    "sex",
-    "id_number",
-    "id_partial",
-    "student_no",
-    "guardian_name",
-    "address",
-)
+#: The linker's roles a clean row can fill (county comes from the file name; the
+#: alternative name is a profile's, from the registry rows).
+_ROLES = tuple(r for r in ROLES if r not in ("alt_name", "county"))
 
 
 @dataclass
