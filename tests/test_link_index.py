@@ -155,3 +155,19 @@ def test_indicators_from_the_raw_files_reproduce_the_true_rates(linked):
     for rate in ("primary_enrolment_rate", "junior_enrolment_rate", "disabled_enrolment_rate"):
         assert abs(pref.loc[2020, rate] - pref.loc[2020, f"{rate}_t"]) <= 0.05, rate
         assert (pref[rate] - pref[f"{rate}_t"]).abs().max() <= 0.1, rate
+
+
+def test_link_frames_says_what_is_wrong_with_its_input():
+    from analysis.link.linker import prepare_records
+
+    df = pd.DataFrame({"姓名": ["李丽", "王芳"], "出生日期": ["2010-01-02", "2011-03-04"]})
+    with pytest.raises(ValueError, match="unknown role"):
+        prepare_records(df, {"name": "姓名", "nickname": "姓名"})
+    with pytest.raises(ValueError, match="not in the data frame"):
+        prepare_records(df, {"name": "姓名", "birth_date": "生日"})
+    with pytest.raises(ValueError, match="not unique"):
+        prepare_records(df.assign(k=["a", "a"]), {"id": "k", "name": "姓名"})
+    out = prepare_records(df, {"name": "姓名", "birth_date": "出生日期"})
+    assert out["name_py"].tolist() == ["li li", "wang fang"]
+    assert out["surname_py"].tolist() == ["li", "wang"]
+    assert out["sex"].isna().all()  # a role not given is null, not an error
