@@ -373,7 +373,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cmd_link(args)
     console.print(
         f"[bold green]run finished[/] in {time.perf_counter() - t0:.0f} s. "
-        "Stages still to come: comparison lists and indicators, model, effects, report."
+        "Still to come: the comparison lists, consolidation and dropout counts, model, effects, report."
     )
     return 0
 
