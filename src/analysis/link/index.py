@@ -88,7 +88,6 @@ ROLE_COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 
-ROW_KEY = ["kind", "source_file", "source_sheet", "source_row"]
 #: Tables whose rows say who the person is beyond a name (birth date, sex, ID, guardian):
 #: the persons found by an identifier are profiled from these.
 _PROFILE_KINDS = ("hukou", "xueji", "poverty", "persuasion", "home_teaching")
