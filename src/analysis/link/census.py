@@ -100,7 +100,7 @@ def census_frame(interim: Path, index: Path) -> pd.DataFrame:
     )
     frame = con.execute(
         f"""WITH born AS (
-            SELECT person_id, mode(birth_date) AS birth_date
+            SELECT person_id, mode(birth_date ORDER BY birth_date) AS birth_date
             FROM (SELECT person_id, birth_date FROM hk UNION ALL
                   SELECT person_id, birth_date FROM xj)
             WHERE birth_date IS NOT NULL GROUP BY person_id),

@@ -169,10 +169,11 @@ def _register_name_keys(con, table: str) -> None:
 
 def _profile_sql(source: str, group: str) -> str:
     """One record per ``group`` (a key) from the rows of ``source``: each field as most
-    often written; the school name (xueji) as the alternative name."""
+    often written (ties: the smallest); the school name (xueji) as the alternative name."""
 
     def mode(expr: str, where: str = "TRUE") -> str:
-        return f"mode({expr}) FILTER (WHERE {expr} IS NOT NULL AND {where})"
+        # Ordered input: a tie goes to the smallest value, the same on every run.
+        return f"mode({expr} ORDER BY {expr}) FILTER (WHERE {expr} IS NOT NULL AND {where})"
 
     return f"""
         SELECT {group} AS unique_id,
