@@ -250,7 +250,14 @@ def build_index(
     from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
 
-    from analysis.link.linker import _quiet, connect, settings, train
+    from analysis.link.linker import (
+        _quiet,
+        best_match,
+        connect,
+        oriented_pairs,
+        settings,
+        train,
+    )
 
     _quiet()
     interim, out_dir = Path(interim), Path(out_dir)
@@ -313,21 +320,11 @@ def build_index(
         s_old = db.register("existing", table_name="existing_persons")
         linker = Linker([s_new, s_old], settings("link_only"))
         train(linker, seed)
-        p = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
-        if len(p):
-            swap = p["source_dataset_l"] != "entities"
-            p = pd.DataFrame(
-                {
-                    "entity": p["unique_id_l"].where(~swap, p["unique_id_r"]),
-                    "key": p["unique_id_r"].where(~swap, p["unique_id_l"]),
-                    "match_probability": p["match_probability"],
-                    "match_weight": p["match_weight"],
-                }
-            )
-            # Each entity is one person: its best match (ties: the smaller key).
-            matches = p.sort_values(
-                ["entity", "match_weight", "key"], ascending=[True, False, True]
-            ).drop_duplicates("entity")
+        pred = linker.inference.predict(threshold_match_probability=threshold)
+        # Each entity is one person: its best match (ties: the smaller key).
+        matches = best_match(oriented_pairs(pred.as_pandas_dataframe(), "entities")).rename(
+            columns={"id_l": "entity", "id_r": "key"}
+        )
         con.register("matched_df", matches[["entity"]])
         rest = con.execute(
             "SELECT * FROM new_entities ANTI JOIN matched_df m ON m.entity = unique_id"

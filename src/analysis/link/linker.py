@@ -330,17 +330,25 @@ def link_frames(
     linker = Linker([sa, sb], settings("link_only"))
     train(linker, seed)
     pred = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
-    pairs = _orient(pred, "l_records")
-    if best_only and len(pairs):
-        pairs = pairs.sort_values(
-            ["id_l", "match_weight", "id_r"], ascending=[True, False, True]
-        ).drop_duplicates("id_l")
-    return pairs.reset_index(drop=True)
+    pairs = oriented_pairs(pred, "l_records")
+    return best_match(pairs) if best_only else pairs
 
 
-def _orient(pred: pd.DataFrame, left_name: str) -> pd.DataFrame:
-    """Splink's pairs (``unique_id_l``/``_r`` in either order) with the left table's
-    record always in ``id_l``."""
+def best_match(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Each ``id_l``'s pair of highest match weight (ties: the smaller ``id_r``), so the
+    result does not depend on the order Splink returned the pairs in."""
+    if pairs.empty:
+        return pairs.reset_index(drop=True)
+    return (
+        pairs.sort_values(["id_l", "match_weight", "id_r"], ascending=[True, False, True])
+        .drop_duplicates("id_l")
+        .reset_index(drop=True)
+    )
+
+
+def oriented_pairs(pred: pd.DataFrame, left_name: str) -> pd.DataFrame:
+    """Splink's pairs (``unique_id_l``/``_r`` in either order) with the record of the
+    input table registered as ``left_name`` always in ``id_l``."""
     if pred.empty:
         return pd.DataFrame(columns=["id_l", "id_r", "match_weight", "match_probability"])
     swap = pred["source_dataset_l"] != left_name
