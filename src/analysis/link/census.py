@@ -53,7 +53,13 @@ def census_frame(interim: Path, index: Path) -> pd.DataFrame:
     def t(kind: str) -> str:
         return f"read_parquet('{interim / (kind + '.parquet')}/*.parquet')"
 
-    on = "i.source_file = x.source_file AND i.source_sheet = x.source_sheet AND i.source_row = x.source_row"
+    def on(kind: str, alias: str = "x") -> str:
+        """The index row (alias ``i``) of a clean row of ``kind`` (alias ``alias``)."""
+        return (
+            f"i.kind = '{kind}' AND i.source_file = {alias}.source_file "
+            f"AND i.source_sheet = {alias}.source_sheet AND i.source_row = {alias}.source_row"
+        )
+
     outside = ", ".join(f"'{n}'" for n in LIVING_OUTSIDE)
     con.execute(
         f"""CREATE TABLE hk AS
@@ -61,7 +67,7 @@ def census_frame(interim: Path, index: Path) -> pd.DataFrame:
                try_cast(regexp_extract(x.source_file, '(\\d{{4}})年', 1) AS INTEGER) AS year,
                regexp_extract(x.source_file, '(^|/)(\\d{{6}})_', 2) AS county_code,
                x.birth_date, coalesce(x.note, '') IN ({outside}) AS outside
-        FROM {t("hukou")} x JOIN {idx} i ON i.kind = 'hukou' AND {on}"""
+        FROM {t("hukou")} x JOIN {idx} i ON {on("hukou")}"""
     )
     con.execute(
         f"""CREATE TABLE xj AS
@@ -69,7 +75,7 @@ def census_frame(interim: Path, index: Path) -> pd.DataFrame:
                try_cast(regexp_extract(x.source_file, '(\\d{{4}})-1\\.', 1) AS INTEGER) AS year,
                x.status, x.grade, x.migrant = '是' AS migrant, x.birth_date,
                s.county_code AS school_county
-        FROM {t("xueji")} x JOIN {idx} i ON i.kind = 'xueji' AND {on}
+        FROM {t("xueji")} x JOIN {idx} i ON {on("xueji")}
         LEFT JOIN (SELECT DISTINCT school_code, county_code FROM {t("schools")}) s
                USING (school_code)
         WHERE regexp_matches(x.source_file, '\\d{{4}}-1\\.')"""
@@ -79,7 +85,7 @@ def census_frame(interim: Path, index: Path) -> pd.DataFrame:
         f"""WITH m AS (
             SELECT i.person_id, a.month, sum(a.days_required) AS req,
                    sum(a.days_present) AS pres, sum(a.unexcused) AS unx
-            FROM {t("attendance")} a JOIN {idx} i ON i.kind = 'attendance' AND {on.replace("x.", "a.")}
+            FROM {t("attendance")} a JOIN {idx} i ON {on("attendance", "a")}
             WHERE month(a.month) IN ({sep}, {before})
             GROUP BY ALL)
         SELECT year(s.month) AS year, s.person_id
@@ -93,8 +99,7 @@ def census_frame(interim: Path, index: Path) -> pd.DataFrame:
         else "SELECT NULL::INTEGER AS year, NULL::VARCHAR AS person_id WHERE false"
     )
     disabled = (
-        f"SELECT DISTINCT i.person_id FROM {t('disability')} x JOIN {idx} i "
-        f"ON i.kind = 'disability' AND {on}"
+        f"SELECT DISTINCT i.person_id FROM {t('disability')} x JOIN {idx} i ON {on('disability')}"
         if (interim / "disability.parquet").exists()
         else "SELECT NULL::VARCHAR AS person_id WHERE false"
     )
