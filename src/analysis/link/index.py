@@ -159,8 +159,8 @@ def _register_name_keys(con, table: str) -> None:
     names = con.sql(
         f"SELECT DISTINCT n FROM (SELECT name AS n FROM {table} UNION "
         f"SELECT guardian_name FROM {table}) WHERE n IS NOT NULL"
-    ).arrow()
-    col = names.column("n") if hasattr(names, "column") else names.read_all().column("n")
+    ).arrow()  # a RecordBatchReader in DuckDB 2
+    col = names.read_all().column("n")
     keys = name_keys(col)
     con.register("name_keys_arrow", pa.table({"n": col, **{k: keys[k] for k in keys.column_names}}))
     con.execute("CREATE TABLE name_keys AS SELECT * FROM name_keys_arrow")
