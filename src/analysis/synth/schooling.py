@@ -572,12 +572,10 @@ def simulate_schooling(
             # Out of school for part or all of the month.
             was_out = out[idx]
             d_here = drop[idx] & (drop_m[idx] == mi)
-            d_before = drop[idx] & (drop_m[idx] >= 0) & (drop_m[idx] < mi)
             r_here = ret_m[idx] == mi
             away = np.zeros(len(idx), np.int16)
             away = np.where(was_out & ~r_here, rq, away)  # whole month out
             away = np.where(was_out & r_here, ret_day[idx], away)  # back mid-month
-            away = np.where(d_before & ~r_here, rq, away)
             away = np.where(d_here, rq - drop_day[idx], away)  # left mid-month
             pers = np.minimum(pers, rq - away).astype(np.int16)
             sick = np.minimum(sick, rq - away - pers).astype(np.int16)
