@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import duckdb
@@ -49,7 +50,7 @@ def test_every_record_is_tied_to_its_person_as_the_truth_says(linked):
     assert scores["recall"] >= 0.999
     assert set(manifest["rules"]) <= {
         "id", "student_no", "student_no_corrects_id", "household_corrects_id",
-        "student_no_only",
+        "name_corrects_id", "student_no_only",
         "probabilistic", "clustered", "unmatched",
     }  # fmt: skip
     assert manifest["rules"]["probabilistic"] > 0
@@ -140,7 +141,6 @@ def test_indicators_from_the_raw_files_reproduce_the_true_rates(linked):
     Measured on the small prefecture (1/20 of yuxi, so one child moves a county's junior
     rate by about 0.1 point): 2020 prefecture within 0.015 points on every rate; at yuxi
     scale within 0.02 (issue target 0.05)."""
-    import json
 
     data, truth, _ = linked
     ours = pd.DataFrame(
@@ -155,6 +155,38 @@ def test_indicators_from_the_raw_files_reproduce_the_true_rates(linked):
     for rate in ("primary_enrolment_rate", "junior_enrolment_rate", "disabled_enrolment_rate"):
         assert abs(pref.loc[2020, rate] - pref.loc[2020, f"{rate}_t"]) <= 0.05, rate
         assert (pref[rate] - pref[f"{rate}_t"]).abs().max() <= 0.1, rate
+
+
+def test_the_three_lists_find_the_children_the_truth_has_and_say_who_acts(linked):
+    """The comparison lists against the truth (see :func:`analysis.validate.validate_checks`
+    for what counts as right). Measured on this prefecture: see the asserts' comments."""
+    from analysis.link.checks import LISTS
+    from analysis.validate import validate_checks
+
+    data, truth, _ = linked
+    scores = validate_checks(data, truth_dir=truth)
+    assert scores["not_enrolled"]["precision"] >= 0.95
+    assert scores["not_enrolled"]["recall"] >= 0.98
+    assert scores["dropouts"]["precision"] >= 0.95
+    assert scores["dropouts"]["recall"] >= 0.95
+    assert scores["suspected_and_dropouts"]["precision"] >= 0.95
+    assert scores["poverty"]["recall"] >= 0.9
+    ident = re.compile(r"\d{17}[\dX]|\d{15}")
+    for key in ("not_enrolled", "dropouts", "poverty"):
+        df = pd.read_parquet(data / "processed" / "checks" / LISTS[key])
+        assert len(df), key
+        for col in ("county_code", "responsible_unit", "evidence", "person_id", "name"):
+            assert df[col].notna().all(), (key, col)
+        for col in df.columns.drop("person_id"):  # a hex hash may be 15 digits in a row
+            hit = df[col].astype(str).str.contains(ident)
+            assert not hit.any(), (key, col, df.loc[hit, col].head(1).tolist())
+    timeline = pd.read_parquet(data / "processed" / "checks" / LISTS["timeline"])
+    assert not timeline.duplicated(["person_id", "term"]).any()
+    doc = json.loads((data / "processed" / "indicators.json").read_text(encoding="utf-8"))
+    mon = pd.DataFrame(doc["monitoring"])
+    l2 = pd.read_parquet(data / "processed" / "checks" / LISTS["dropouts"])
+    assert mon[mon["county_code"] == "5304"]["suspected"].sum() == len(l2)
+    assert {"consolidation", "comparisons", "rules"} <= set(doc)
 
 
 def test_link_frames_says_what_is_wrong_with_its_input():

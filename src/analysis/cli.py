@@ -182,6 +182,7 @@ RULE_LABELS = {
     "student_no": "registry number → ID",
     "student_no_corrects_id": "registry number corrects an ID typo",
     "household_corrects_id": "household number corrects an ID typo",
+    "name_corrects_id": "same name corrects an ID typo",
     "student_no_only": "registry number, no ID anywhere",
     "probabilistic": "probabilistic match",
     "clustered": "probabilistic, among records without ID",
@@ -234,6 +235,67 @@ def print_indicators(path: Path) -> None:
     console.print(t)
 
 
+COMPARISON_COLUMNS = (
+    ("1_not_enrolled", "失学", "1 失学 not enrolled"),
+    ("1_not_enrolled", "残疾缓学", "1 残疾缓学 deferred"),
+    ("2_dropouts", "辍学", "2 辍学 dropouts"),
+    ("2_dropouts", "疑似辍学", "2 疑似辍学 suspected"),
+    ("3_poverty", None, "3 贫困户失辍学 poor, out"),
+)
+
+
+def print_comparisons(path: Path) -> None:
+    """The three lists' counts per county for the latest school year, the monitoring
+    counts of that year and the consolidation rate of the latest graduation year."""
+    if not path.exists():
+        return
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    rows = doc.get("comparisons", [])
+    if not rows:
+        return
+    year = max(r["school_year"] for r in rows if r["list"] == "1_not_enrolled")
+    counties = sorted({r["county_code"] for r in rows}, key=lambda c: (c != "5304", c))
+    mon = [m for m in doc.get("monitoring", []) if m["term"].startswith(str(year))]
+    cons = doc.get("consolidation", [])
+    last = max((c["year"] for c in cons), default=None)
+    t = Table(
+        title=f"三比对 · the three comparisons, school year {year}/{(year + 1) % 100:02d} "
+        "(children; lists in processed/checks/)",
+        title_justify="left",
+    )
+    t.add_column("county")
+    for _, _, label in COMPARISON_COLUMNS:
+        t.add_column(label, justify="right")
+    t.add_column("返校 returns", justify="right")
+    if last:
+        t.add_column(f"巩固率 consolidation {last}", justify="right")
+    for code in counties:
+        cells = []
+        for lst, cat, _ in COMPARISON_COLUMNS:
+            n = sum(
+                r["children"]
+                for r in rows
+                if r["list"] == lst
+                and r["county_code"] == code
+                and r["school_year"] == year
+                and (cat is None or r["category"] == cat)
+            )
+            cells.append(f"{n:,}")
+        cells.append(f"{sum(m['returns'] for m in mon if m['county_code'] == code):,}")
+        if last:
+            rate = next(
+                (
+                    c["consolidation_rate"]
+                    for c in cons
+                    if c["year"] == last and c["county_code"] == code
+                ),
+                None,
+            )
+            cells.append("–" if rate is None else f"{rate:.2f} %")
+        t.add_row("prefecture" if code == "5304" else code, *cells)
+    console.print(t)
+
+
 def cmd_link(args: argparse.Namespace) -> int:
     from analysis.link.stage import link
 
@@ -249,7 +311,8 @@ def cmd_link(args: argparse.Namespace) -> int:
         )
     print_link_summary(manifest)
     print_indicators(data_dir / "processed" / "indicators.json")
-    console.print(f"Person index and indicators in {data_dir / 'processed'}.")
+    print_comparisons(data_dir / "processed" / "indicators.json")
+    console.print(f"Person index, lists and indicators in {data_dir / 'processed'}.")
     return 0
 
 

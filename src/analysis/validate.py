@@ -250,3 +250,184 @@ def validate(data_dir: Path, reports_dir: Path) -> dict:
         json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8"
     )
     return out
+
+
+def _scores(ours: int, truth: int, hits_ours: int, hits_truth: int) -> dict:
+    """Precision (share of our rows that are right) and recall (share of the true ones we
+    found); the two hit counts differ when one row of ours matches several true ones."""
+    return {
+        "listed": ours,
+        "true": truth,
+        "precision": round(hits_ours / ours, 4) if ours else 1.0,
+        "recall": round(hits_truth / truth, 4) if truth else 1.0,
+    }
+
+
+def validate_checks(
+    data_dir: Path, dropout_days: int | None = None, truth_dir: Path | None = None
+) -> dict:
+    """Score the three comparison lists and the monitoring counts against the truth.
+
+    Our persons are mapped to true ones by the truth of their rows (the most frequent).
+
+    * **List 1** (失学 and 残疾缓学, per school year) against the resident children of 6-14
+      (completed years on 31 August) whose true autumn status is never enrolled or not
+      yet in school; residents exclude children living outside with their parents, those
+      who moved away by that year and those not yet arrived, as the indicators do.
+    * **List 2**: a run of ours is right when the child has a true persuasion case whose
+      time out of school overlaps it; a true case is found when a run overlaps it. For
+      dropouts (辍学) the true cases are those out for more than ``dropout_days`` school
+      days (the rule's threshold), counted on the prefecture's school calendar (the most
+      days any pupil was required to attend each month, prorated over part months): a
+      child out from 8 July to 1 September missed 7 school days, not a month. Cases
+      before the records begin or after they end are left out.
+    * **List 3**, per school year: the children of the true list 1 and of the true
+      dropout cases overlapping the year whose household was registered as poor by then.
+    * **Counts**: suspected dropouts and returns per school year, ours and true.
+    * **Consolidation rate** per graduation year against the true one.
+    """
+    from analysis.link.checks import LISTS, OUT_OF_SCHOOL, Rules
+    from analysis.link.linker import connect
+
+    data_dir = Path(data_dir)
+    truth, processed = Path(truth_dir or data_dir / "truth"), data_dir / "processed"
+    checks = processed / "checks"
+    d = Rules().dropout_days if dropout_days is None else dropout_days
+    con = connect("4GB")
+    con.execute(
+        f"""CREATE TABLE tp AS
+        SELECT i.person_id, mode(t.person_id ORDER BY t.person_id) AS tpid
+        FROM read_parquet('{processed / "person_index.parquet"}') i
+        JOIN read_parquet('{truth / "rows.parquet"}') t ON t.file = i.source_file
+             AND coalesce(t.sheet, '') = i.source_sheet AND t.row = i.source_row
+        WHERE coalesce(t.person_id, '') <> '' GROUP BY i.person_id"""
+    )
+    con.execute(
+        f"""CREATE TABLE kids AS SELECT * FROM read_parquet('{truth / "persons.parquet"}')
+        WHERE kind = 'child'"""
+    )
+    con.execute(
+        f"""CREATE TABLE t1 AS
+        SELECT CAST(left(s.term, 4) AS INTEGER) AS y, s.person_id AS tpid
+        FROM read_parquet('{truth / "status.parquet"}') s JOIN kids p USING (person_id)
+        WHERE right(s.term, 1) = '1' AND s.status IN ('never_enrolled', 'not_yet_in_school')
+          AND NOT p.migrant AND NOT p.living_outside
+          AND NOT (p.move_out_year > 0 AND p.move_out_year <= CAST(left(s.term, 4) AS INTEGER))
+          AND NOT (p.arrive_year > CAST(left(s.term, 4) AS INTEGER))
+          AND CAST(left(s.term, 4) AS INTEGER) - year(p.birth_date)
+              - (month(p.birth_date) >= 9)::INTEGER BETWEEN 6 AND 14"""
+    )
+    cats = ", ".join(f"'{c}'" for c in OUT_OF_SCHOOL if c in ("失学", "残疾缓学"))
+    con.execute(
+        f"""CREATE TABLE o1 AS
+        SELECT DISTINCT l.school_year AS y, coalesce(tp.tpid, l.person_id) AS tpid
+        FROM read_parquet('{checks / LISTS["not_enrolled"]}') l LEFT JOIN tp USING (person_id)
+        WHERE l.category IN ({cats})"""
+    )
+
+    def overlap_scores(ours: str, true: str, on: str) -> dict:
+        n_o = con.execute(f"SELECT count(*) FROM {ours}").fetchall()[0][0]
+        n_t = con.execute(f"SELECT count(*) FROM {true}").fetchall()[0][0]
+        h_o = con.execute(
+            f"SELECT count(*) FROM {ours} o WHERE EXISTS (SELECT 1 FROM {true} t WHERE {on})"
+        ).fetchall()[0][0]
+        h_t = con.execute(
+            f"SELECT count(*) FROM {true} t WHERE EXISTS (SELECT 1 FROM {ours} o WHERE {on})"
+        ).fetchall()[0][0]
+        return _scores(n_o, n_t, h_o, h_t)
+
+    out: dict = {"not_enrolled": overlap_scores("o1", "t1", "o.y = t.y AND o.tpid = t.tpid")}
+    out["not_enrolled_by_year"] = {
+        str(y): overlap_scores(
+            f"(SELECT * FROM o1 WHERE y = {y})",
+            f"(SELECT * FROM t1 WHERE y = {y})",
+            "o.y = t.y AND o.tpid = t.tpid",
+        )
+        for (y,) in con.execute("SELECT DISTINCT y FROM t1 ORDER BY y").fetchall()
+    }
+    # The school calendar, and each true case's school days out.
+    con.execute(
+        f"""CREATE TABLE cal AS
+        SELECT month, max(days_required) AS req
+        FROM read_parquet('{data_dir / "interim" / "attendance.parquet"}/*.parquet')
+        GROUP BY month"""
+    )
+    con.execute(
+        f"""CREATE TABLE cases AS
+        WITH c AS (
+            SELECT row_number() OVER () AS cid, person_id AS tpid, dropped_on,
+                   coalesce(return_date, closed, DATE '9999-12-31') AS back
+            FROM read_parquet('{truth / "cases.parquet"}'))
+        SELECT c.cid, c.tpid, c.dropped_on, c.back,
+               sum(k.req * datediff('day', greatest(c.dropped_on, k.month),
+                                    least(c.back, (k.month + INTERVAL 1 MONTH)::DATE))
+                   / datediff('day', k.month, (k.month + INTERVAL 1 MONTH)::DATE))
+                 AS school_days
+        FROM c JOIN cal k ON k.month < c.back AND k.month + INTERVAL 1 MONTH > c.dropped_on
+        WHERE c.dropped_on >= (SELECT min(month) FROM cal)
+          AND c.dropped_on < (SELECT max(month) FROM cal)
+        GROUP BY ALL"""
+    )
+    con.execute(
+        f"""CREATE TABLE o2 AS
+        SELECT coalesce(tp.tpid, l.person_id) AS tpid, l.category, l.first_month,
+               coalesce(l.return_month, DATE '9999-12-31') AS back
+        FROM read_parquet('{checks / LISTS["dropouts"]}') l LEFT JOIN tp USING (person_id)"""
+    )
+    on2 = (
+        "o.tpid = t.tpid AND o.first_month < t.back AND o.back >= date_trunc('month', t.dropped_on)"
+    )
+    out["suspected_and_dropouts"] = overlap_scores("o2", "cases", on2)
+    out["dropouts"] = overlap_scores(
+        "(SELECT * FROM o2 WHERE category = '辍学')",
+        f"(SELECT * FROM cases WHERE school_days > {d})",
+        on2,
+    )
+    # List 3.
+    con.execute(
+        f"""CREATE TABLE t3 AS
+        WITH poor AS (
+            SELECT k.person_id AS tpid, h.poverty_registered_year AS reg
+            FROM kids k JOIN read_parquet('{truth / "households.parquet"}') h
+                 USING (household_id)
+            WHERE h.poverty_registered_year > 0),
+        years AS (SELECT DISTINCT y FROM t1),
+        outs AS (
+            SELECT y, tpid FROM t1
+            UNION
+            SELECT years.y, c.tpid FROM cases c JOIN years
+              ON c.dropped_on < make_date(years.y + 1, 9, 1)
+             AND c.back > make_date(years.y, 9, 1)
+            WHERE c.school_days > {d})
+        SELECT DISTINCT outs.y, outs.tpid FROM outs JOIN poor USING (tpid) WHERE poor.reg <= outs.y"""
+    )
+    con.execute(
+        f"""CREATE TABLE o3 AS
+        SELECT DISTINCT l.school_year AS y, coalesce(tp.tpid, l.person_id) AS tpid
+        FROM read_parquet('{checks / LISTS["poverty"]}') l LEFT JOIN tp USING (person_id)"""
+    )
+    out["poverty"] = overlap_scores("o3", "t3", "o.y = t.y AND o.tpid = t.tpid")
+    ind = processed / "indicators.json"
+    if ind.exists():
+        doc = json.loads(ind.read_text(encoding="utf-8"))
+        if "consolidation" in doc:
+            ours = pd.DataFrame(doc["consolidation"])
+            true = pd.read_parquet(truth / "consolidation.parquet")
+            m = ours.merge(true, on=["year", "county_code"], suffixes=("", "_true"))
+            pref = m[m["county_code"] == "5304"]
+            out["consolidation"] = {
+                "prefecture": {
+                    str(r.year): {
+                        "ours": r.consolidation_rate,
+                        "true": r.consolidation_rate_true,
+                        "diff_points": round(r.consolidation_rate - r.consolidation_rate_true, 4),
+                    }
+                    for r in pref.itertuples()
+                },
+                "max_abs_diff_points_any_county_year": round(
+                    float((m["consolidation_rate"] - m["consolidation_rate_true"]).abs().max()),
+                    4,
+                ),
+            }
+    con.close()
+    return out

@@ -44,82 +44,56 @@ LIVING_OUTSIDE = ("随父母外出", "随父母在外省就读")
 
 
 def census_frame(interim: Path, index: Path) -> pd.DataFrame:
-    """One row per child and school year (see the module docstring)."""
+    """One row per child and school year (see the module docstring), from the clean tables
+    of ``interim`` linked by the person index ``index``."""
+    from analysis.link.checks import load_base_tables
     from analysis.link.linker import connect
 
     con = connect("3GB")
-    idx = f"read_parquet('{index}')"
+    try:
+        load_base_tables(con, Path(interim), Path(index))
+        return census_from_tables(con)
+    finally:
+        con.close()
 
-    def t(kind: str) -> str:
-        return f"read_parquet('{interim / (kind + '.parquet')}/*.parquet')"
 
-    def on(kind: str, alias: str = "x") -> str:
-        """The index row (alias ``i``) of a clean row of ``kind`` (alias ``alias``)."""
-        return (
-            f"i.kind = '{kind}' AND i.source_file = {alias}.source_file "
-            f"AND i.source_sheet = {alias}.source_sheet AND i.source_row = {alias}.source_row"
-        )
-
+def census_from_tables(con) -> pd.DataFrame:
+    """:func:`census_frame` on the tables :func:`analysis.link.checks.load_base_tables`
+    made in ``con`` (``hk``, ``xj``, ``am``, ``schools``, ``disabled``)."""
     outside = ", ".join(f"'{n}'" for n in LIVING_OUTSIDE)
-    con.execute(
-        f"""CREATE TABLE hk AS
-        SELECT i.person_id,
-               try_cast(regexp_extract(x.source_file, '(\\d{{4}})年', 1) AS INTEGER) AS year,
-               regexp_extract(x.source_file, '(^|/)(\\d{{6}})_', 2) AS county_code,
-               x.birth_date, coalesce(x.note, '') IN ({outside}) AS outside
-        FROM {t("hukou")} x JOIN {idx} i ON {on("hukou")}"""
-    )
-    con.execute(
-        f"""CREATE TABLE xj AS
-        SELECT i.person_id,
-               try_cast(regexp_extract(x.source_file, '(\\d{{4}})-1\\.', 1) AS INTEGER) AS year,
-               x.status, x.grade, x.migrant = '是' AS migrant, x.birth_date,
-               s.county_code AS school_county
-        FROM {t("xueji")} x JOIN {idx} i ON {on("xueji")}
-        LEFT JOIN (SELECT DISTINCT school_code, county_code FROM {t("schools")}) s
-               USING (school_code)
-        WHERE regexp_matches(x.source_file, '\\d{{4}}-1\\.')"""
-    )
     sep, before = CENSUS_ABSENCE
-    absent = (
-        f"""WITH m AS (
-            SELECT i.person_id, a.month, sum(a.days_required) AS req,
-                   sum(a.days_present) AS pres, sum(a.unexcused) AS unx
-            FROM {t("attendance")} a JOIN {idx} i ON {on("attendance", "a")}
-            WHERE month(a.month) IN ({sep}, {before})
-            GROUP BY ALL)
-        SELECT year(s.month) AS year, s.person_id
-        FROM m s LEFT JOIN m p ON p.person_id = s.person_id
-             AND p.month = make_date(year(s.month), {before}, 1)
-        WHERE month(s.month) = {sep} AND s.req > 0 AND s.unx > 0
-          AND ((s.pres = 0 AND s.unx >= s.req)
-               OR (p.req > 0 AND p.pres = 0 AND p.unx >= p.req
-                   AND s.unx >= {SCHOOL_WEEK}))"""
-        if (interim / "attendance.parquet").exists()
-        else "SELECT NULL::INTEGER AS year, NULL::VARCHAR AS person_id WHERE false"
-    )
-    disabled = (
-        f"SELECT DISTINCT i.person_id FROM {t('disability')} x JOIN {idx} i ON {on('disability')}"
-        if (interim / "disability.parquet").exists()
-        else "SELECT NULL::VARCHAR AS person_id WHERE false"
-    )
     frame = con.execute(
-        f"""WITH born AS (
+        f"""WITH hku AS (
+            SELECT person_id, year, county_code, birth_date,
+                   coalesce(note, '') IN ({outside}) AS outside
+            FROM hk),
+        xja AS (
+            SELECT x.person_id, CAST(left(x.term, 4) AS INTEGER) AS year, x.status, x.grade,
+                   x.migrant, x.birth_date, s.county_code AS school_county
+            FROM xj x LEFT JOIN schools s USING (school_code)
+            WHERE right(x.term, 1) = '1'),
+        born AS (
             SELECT person_id, mode(birth_date ORDER BY birth_date) AS birth_date
-            FROM (SELECT person_id, birth_date FROM hk UNION ALL
-                  SELECT person_id, birth_date FROM xj)
+            FROM (SELECT person_id, birth_date FROM hku UNION ALL
+                  SELECT person_id, birth_date FROM xja)
             WHERE birth_date IS NOT NULL GROUP BY person_id),
         h AS (SELECT year, person_id, any_value(county_code) AS county_code,
                      bool_and(outside) AS outside
-              FROM hk GROUP BY ALL),
+              FROM hku GROUP BY ALL),
         x AS (SELECT year, person_id,
                      bool_or(status = '在读') AS enrolled,
                      max(grade) FILTER (WHERE status = '在读') AS grade,
                      any_value(school_county) FILTER (WHERE status = '在读') AS school_county,
                      bool_or(migrant AND status <> '转出') AS migrant
-              FROM xj GROUP BY ALL),
-        d AS ({disabled}),
-        gone AS ({absent})
+              FROM xja GROUP BY ALL),
+        gone AS (
+            SELECT year(s.month) AS year, s.person_id
+            FROM am s LEFT JOIN am p ON p.person_id = s.person_id
+                 AND p.month = make_date(year(s.month), {before}, 1)
+            WHERE month(s.month) = {sep} AND s.req > 0 AND s.unx > 0
+              AND ((s.pres = 0 AND s.unx >= s.req)
+                   OR (p.req > 0 AND p.pres = 0 AND p.unx >= p.req
+                       AND s.unx >= {SCHOOL_WEEK})))
         SELECT coalesce(h.year, x.year) AS year, coalesce(h.person_id, x.person_id) AS person_id,
                coalesce(CASE WHEN x.enrolled THEN x.school_county END, h.county_code,
                         x.school_county) AS county_code,
@@ -132,9 +106,8 @@ def census_frame(interim: Path, index: Path) -> pd.DataFrame:
                d.person_id IS NOT NULL AS disabled
         FROM h FULL JOIN x USING (year, person_id)
         LEFT JOIN born b ON b.person_id = coalesce(h.person_id, x.person_id)
-        LEFT JOIN d ON d.person_id = coalesce(h.person_id, x.person_id)
+        LEFT JOIN disabled d ON d.person_id = coalesce(h.person_id, x.person_id)
         LEFT JOIN gone g ON g.person_id = coalesce(h.person_id, x.person_id)
              AND g.year = coalesce(h.year, x.year)"""
     ).df()
-    con.close()
     return frame[frame["age"].notna() & frame["year"].notna()].astype({"age": int, "year": int})

@@ -237,6 +237,56 @@ def _household_corrects_id(con, interim: Path) -> None:
     )
 
 
+def _name_corrects_id(con) -> int:
+    """Two valid IDs one digit apart in their first 17 (same sex digit parity), written with
+    the same name: the rarer is a typo of the other that passed its check digit (the typist
+    recomputed it, or got lucky) and its rows take the other's ID (rule
+    ``name_corrects_id``). A child first listed in the household check in the year it
+    turns six, under a mistyped ID, has no other household row to correct it; the
+    registry, every term of which lists the child, has the right ID. Two IDs found in the
+    same file are two children (a file lists a child once: the cleaner merged duplicates);
+    two children of one name born the same day in one county, their IDs a digit apart,
+    are not rare (7 such pairs at yuxi scale). Equal counts are left alone. Candidates
+    share the name and either the first 10 or the next 7 characters (one edit leaves one
+    of the two whole, a transposition across them aside). Returns the number of IDs
+    corrected."""
+    con.execute(
+        f"""CREATE TEMP TABLE idfix AS
+        WITH kn AS (
+            SELECT DISTINCT d.key, r.name FROM det d
+            JOIN records r USING (kind, source_file, source_sheet, source_row)
+            WHERE r.name IS NOT NULL AND length(d.key) = 18 AND d.kind IN {_PROFILE_KINDS}),
+        kc AS (SELECT key, count(*) AS n FROM det GROUP BY key),
+        cand AS (
+            SELECT a.key AS minor, b.key AS major FROM kn a JOIN kn b
+              ON a.name = b.name AND a.key[1:10] = b.key[1:10] AND a.key <> b.key
+            UNION
+            SELECT a.key, b.key FROM kn a JOIN kn b
+              ON a.name = b.name AND a.key[11:17] = b.key[11:17] AND a.key <> b.key),
+        pairs AS (
+            SELECT minor, major FROM cand
+            WHERE damerau_levenshtein(minor[1:17], major[1:17]) <= 1
+              AND try_cast(minor[17] AS INTEGER) % 2 = try_cast(major[17] AS INTEGER) % 2),
+        files AS (SELECT DISTINCT key, source_file FROM det),
+        shared AS (
+            SELECT DISTINCT p.minor, p.major FROM pairs p
+            JOIN files fa ON fa.key = p.minor
+            JOIN files fb ON fb.key = p.major AND fb.source_file = fa.source_file),
+        apart AS (SELECT * FROM pairs ANTI JOIN shared USING (minor, major))
+        SELECT p.minor, min(p.major) AS major
+        FROM apart p JOIN kc ca ON ca.key = p.minor JOIN kc cb ON cb.key = p.major
+        WHERE cb.n > ca.n
+        GROUP BY p.minor HAVING count(*) = 1"""
+    )
+    # A chain (a -> b -> c) ends at its last ID.
+    con.execute("""UPDATE idfix SET major = f2.major FROM idfix f2 WHERE idfix.major = f2.minor""")
+    con.execute(
+        """UPDATE det SET key = f.major, rule = 'name_corrects_id'
+           FROM idfix f WHERE det.key = f.minor"""
+    )
+    return con.execute("SELECT count(*) FROM idfix").fetchall()[0][0]
+
+
 def build_index(
     interim: Path,
     out_dir: Path,
@@ -269,6 +319,7 @@ def build_index(
     con.execute(f"CREATE TABLE det AS {deterministic_sql(interim)}")
     if "hukou" in kinds:
         _household_corrects_id(con, interim)
+    stats["ids_corrected_by_name"] = _name_corrects_id(con)
     # Pass 2: a registry number the registry never shows with a valid ID keys its rows.
     con.execute(
         f"""CREATE TABLE unresolved AS

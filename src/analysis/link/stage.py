@@ -1,8 +1,9 @@
 """``analysis link``: the linkage stage, from ``data/interim/`` to ``data/processed/``.
 
 Writes ``person_index.parquet`` (one row per clean row: which person it is about, by which
-rule, with what match probability), ``persons.parquet``, ``indicators.json`` (the
-enrolment rates per school year and county) and ``link_manifest.json`` (what
+rule, with what match probability), ``persons.parquet``, the three comparison lists and the
+status timeline in ``checks/`` (:mod:`analysis.link.checks`), ``indicators.json`` (see
+:func:`write_outputs`) and ``link_manifest.json`` (what
 each pass did, and the fingerprint of the clean tables it read, so a rerun on unchanged
 clean tables does no work).
 
@@ -20,6 +21,7 @@ import secrets
 from pathlib import Path
 
 from analysis import __version__
+from analysis.link.checks import DEFAULT_RULES, Rules
 from analysis.link.index import build_index
 
 #: The match probability at or above which an entity without an ID joins a person (see
@@ -44,12 +46,12 @@ def salt_for(data_dir: Path) -> str:
     return salt
 
 
-def _fingerprint(interim: Path, threshold: float) -> str:
+def _fingerprint(interim: Path, settings: str) -> str:
     manifest = json.loads((interim / "manifest.json").read_text(encoding="utf-8"))
     h = hashlib.sha1()
     h.update(json.dumps(manifest.get("inputs", {}), sort_keys=True).encode())
     h.update(str(manifest.get("rules")).encode())
-    h.update(f"{__version__}|{threshold}".encode())
+    h.update(f"{__version__}|{settings}".encode())
     return h.hexdigest()
 
 
@@ -59,27 +61,70 @@ def _plain(v):
     return None if isinstance(v, float) and math.isnan(v) else v
 
 
-def write_indicators(interim: Path, index: Path, out: Path) -> dict:
-    """The enrolment indicators per school year and county (and the prefecture, '5304'),
-    from the census of the linked registries (:mod:`analysis.link.census`), written to
-    ``out`` (JSON: numerators, denominators and rates in percent)."""
-    from analysis.indicators import enrolment_rates
-    from analysis.link.census import census_frame
+def _records(df) -> list[dict]:
+    return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
-    rates = enrolment_rates(census_frame(interim, index))
+
+def comparison_counts(checks) -> list[dict]:
+    """Rows of the three lists per school year, county and category (list 2 by the school
+    year of the term its runs began), and the prefecture ('5304')."""
+    import pandas as pd
+
+    l2 = checks.dropouts.assign(school_year=checks.dropouts["term"].str[:4].astype(int))
+    parts = [
+        checks.not_enrolled.assign(list="1_not_enrolled"),
+        l2.assign(list="2_dropouts"),
+        checks.poverty.rename(columns={"reason": "category"}).assign(list="3_poverty"),
+    ]
+    frames = []
+    for part in parts:
+        if part.empty:
+            continue
+        g = part.groupby(["list", "school_year", "county_code", "category"]).size()
+        pref = part.groupby(["list", "school_year", "category"]).size()
+        pref = pref.reset_index().assign(county_code="5304")
+        frames += [g.reset_index(), pref]
+    if not frames:
+        return []
+    out = pd.concat(frames, ignore_index=True).rename(columns={0: "children"})
+    out["county_code"] = out["county_code"].astype(str)
+    return _records(out.sort_values(["list", "school_year", "county_code", "category"]))
+
+
+def write_outputs(
+    interim: Path, index: Path, processed: Path, rules: Rules = DEFAULT_RULES
+) -> dict:
+    """The census (:mod:`analysis.link.census`), the three comparisons and the status
+    timeline (:mod:`analysis.link.checks`, written to ``processed/checks/``) and the
+    indicators (``processed/indicators.json``: enrolment rates per school year and county,
+    consolidation rate per graduation year and county, suspected dropouts, dropouts and
+    returns per term and county, the lists' counts, and the rules' thresholds)."""
+    from dataclasses import asdict
+
+    from analysis.indicators import enrolment_rates
+    from analysis.link.checks import build_checks
+
+    checks = build_checks(interim, index, processed / "checks", rules)
+    census = checks.census
     doc = {
-        "definitions": "analysis.indicators (formulas in its docstring); census: analysis.link.census",
-        "enrolment": [
-            {k: _plain(v) for k, v in row.items()} for row in rates.to_dict(orient="records")
-        ],
+        "definitions": "analysis.indicators (formulas in its docstring); census: "
+        "analysis.link.census; lists and counts: analysis.link.checks",
+        "rules": asdict(rules),
+        "enrolment": _records(enrolment_rates(census)),
+        "consolidation": _records(checks.consolidation),
+        "monitoring": _records(checks.monitoring),
+        "comparisons": comparison_counts(checks),
     }
+    out = processed / "indicators.json"
     tmp = out.with_suffix(".partial")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(out)
     return doc
 
 
-def link(data_dir: Path, force: bool = False, threshold: float = THRESHOLD) -> dict:
+def link(
+    data_dir: Path, force: bool = False, threshold: float = THRESHOLD, rules: Rules = DEFAULT_RULES
+) -> dict:
     """Build the person index of ``data_dir``'s clean tables; return the link manifest
     (with ``skipped`` true when the clean tables had not changed since the last run)."""
     data_dir = Path(data_dir)
@@ -88,14 +133,18 @@ def link(data_dir: Path, force: bool = False, threshold: float = THRESHOLD) -> d
         raise FileNotFoundError(
             f"{interim / 'manifest.json'} not found: run `analysis clean` first"
         )
-    fp = _fingerprint(interim, threshold)
+    fp = _fingerprint(interim, f"{threshold}|{rules}")
     out = processed / "link_manifest.json"
     if out.exists() and not force:
         prev = json.loads(out.read_text(encoding="utf-8"))
-        if prev.get("fingerprint") == fp and (processed / "person_index.parquet").exists():
+        if (
+            prev.get("fingerprint") == fp
+            and (processed / "person_index.parquet").exists()
+            and (processed / "checks").is_dir()
+        ):
             return {**prev, "skipped": True}
     result = build_index(interim, processed, salt_for(data_dir), threshold=threshold)
-    write_indicators(interim, result.links, processed / "indicators.json")
+    write_outputs(interim, result.links, processed, rules)
     manifest = {"version": __version__, "fingerprint": fp, "threshold": threshold, **result.stats}
     tmp = out.with_suffix(".partial")
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
