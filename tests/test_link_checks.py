@@ -93,6 +93,17 @@ def test_scattered_absence_and_leave_are_not_runs():
     assert absence_episodes(con).empty
 
 
+def test_a_month_mostly_missed_is_out_unless_the_pupil_took_leave():
+    # 16 of 20 September days and all of October missed: out from September. With a
+    # day of leave in September, September reads as a chronic absentee's month, and
+    # 6 of 16 days in October is not out either: no run.
+    assert absence_episodes(_con({"h": [(16, 0), (16, 0), OK]}))["first_month"].tolist() == [
+        pd.Timestamp("2018-09-01")
+    ]
+    ep = absence_episodes(_con({"h": [(16, 1), (6, 0), (5, 0), OK]}))
+    assert ep.empty  # no month out: 16 + 1 leave of 20, then 6 and 5
+
+
 def test_a_short_absence_is_suspected_and_the_thresholds_are_parameters():
     # Three days missed at the end of December, all of January (10 days), back in March.
     pupil = {"d": [OK, OK, OK, (3, 0), (10, 0), OK]}

@@ -25,9 +25,10 @@ numbers masked (``530402********1234``).
    is reported, as the practice requires them to be "separated".
 2. **Student registry vs attendance** (:func:`absence_episodes`): the monthly attendance of
    every pupil is read as runs of unexcused absence. A month counts as *out* when the pupil
-   was not present a single day and missed days without excuse; a run is the out months with
-   the month before (the days missed at its end) and the month of return (the days missed at
-   its start), or two neighbouring months each with at least one school week missed. Leave
+   was present at most a day (:attr:`Rules.out_present_days`) and missed days without
+   excuse; a run is the out months with the month before (the days missed at its end; across
+   the winter or summer break only if a school week was missed, else the pupil left during
+   the break) and the month of return (the days missed at its start). Leave
    (病假, 事假) is never absence, and a transfer is not either: the pupil's rows continue at
    the new school. Per run:
 
@@ -76,13 +77,16 @@ class Rules:
     months have 16-23 school days). ``out_present_days``: a month with unexcused absence
     and at most this many days present is a month *out* (1: a pupil who left on the
     second day, or came once to collect books, is out; chosen on the small prefecture,
-    where 0 missed pupils back for a day and 2 let chronic absentees in). ``school_age``: the compulsory-school ages (completed
+    where 0 missed pupils back for a day and 2 let chronic absentees in); ``out_share``: or
+    at least this share of the month's school days missed without excuse and none on
+    leave. ``school_age``: the compulsory-school ages (completed
     years on 31 August) of comparison 1.
     """
 
     suspected_days: int = 5
     dropout_days: int = 20
     out_present_days: int = 1
+    out_share: float = 0.75
     school_age: tuple[int, int] = (6, 14)
 
 
@@ -257,6 +261,20 @@ def _who(con, persons: str) -> None:
     )
 
 
+def _out_month_sql(rules: Rules) -> str:
+    """SQL (over a row of ``am``) for a month *out*: every school day but at most
+    ``out_present_days`` missed without excuse, or at least ``out_share`` of them with no
+    day of leave (a pupil on leave is in touch with the school; a chronic absentee mixes
+    leave with truancy). Chosen on the yuxi prefecture against the truth: the first
+    condition alone missed 2.5 % of the dropouts, adding three quarters without the leave
+    condition listed 2.3 % wrongly (see the note of issue 4)."""
+    share = int(round(100 * rules.out_share))
+    return (
+        f"(unx > 0 AND (unx >= req - {rules.out_present_days} "
+        f"OR (unx * 100 >= req * {share} AND leave = 0)))"
+    )
+
+
 def absence_episodes(con, rules: Rules = Rules()) -> pd.DataFrame:
     """Runs of unexcused absence from the ``am`` table (see the module docstring, point 2),
     one row per run: person, school and county of its first month, first and last month,
@@ -267,21 +285,28 @@ def absence_episodes(con, rules: Rules = Rules()) -> pd.DataFrame:
     ``kind`` ('dropout' or 'suspected'). Registry-marked dropouts (辍学) without such a run are added with
     ``days`` null and the evidence '学籍标注辍学'."""
     s, d = rules.suspected_days, rules.dropout_days
+    out = _out_month_sql(rules)
     con.execute(
         f"""CREATE OR REPLACE TABLE runs AS
-        WITH cand AS (
-            SELECT DISTINCT person_id FROM am
-            WHERE unx > 0 AND pres <= {rules.out_present_days}),
+        WITH heavy AS (SELECT DISTINCT person_id FROM am WHERE unx >= {s}),
+        nb AS (
+            SELECT *, greatest(coalesce(lag(unx) OVER w, 0), coalesce(lead(unx) OVER w, 0))
+                        AS unx_nb
+            FROM am SEMI JOIN heavy USING (person_id)
+            WINDOW w AS (PARTITION BY person_id ORDER BY month)),
+        cand AS (SELECT DISTINCT person_id FROM nb WHERE {out}),
         f AS (
-            SELECT *, unx > 0 AND pres <= {rules.out_present_days} AS out_m
-            FROM am SEMI JOIN cand USING (person_id)),
+            SELECT *, {out} AS out_m
+            FROM nb SEMI JOIN cand USING (person_id)),
         n AS (
             SELECT *,
                    coalesce(lag(out_m) OVER w, false) AS prev_out,
-                   coalesce(lead(out_m) OVER w, false) AS next_out
+                   coalesce(lead(out_m) OVER w, false) AS next_out,
+                   date_diff('month', month, lead(month) OVER w) AS to_next
             FROM f WINDOW w AS (PARTITION BY person_id ORDER BY month)),
         o AS (
-            SELECT *, out_m OR (unx > 0 AND (prev_out OR next_out)) AS in_run
+            SELECT *, out_m OR (unx > 0 AND prev_out)
+                      OR (unx > 0 AND next_out AND (to_next = 1 OR unx >= {s})) AS in_run
             FROM n),
         g AS (
             SELECT *, sum(CASE WHEN in_run AND NOT coalesce(lag_in, false) THEN 1 ELSE 0 END)
@@ -513,7 +538,7 @@ def poverty_list(con, not_enrolled: pd.DataFrame, dropouts: pd.DataFrame) -> pd.
             FROM l2 JOIN (SELECT DISTINCT school_year FROM l1
                           UNION SELECT DISTINCT CAST(left(term, 4) AS INTEGER) FROM l2) y
               ON l2.first_month < make_date(y.school_year + 1, 9, 1)
-             AND coalesce(l2.return_month, l2.open_until) >= make_date(y.school_year, 9, 1)),
+             AND coalesce(l2.return_month, l2.open_until) > make_date(y.school_year, 9, 1)),
         one AS (SELECT school_year, person_id, arg_min(reason, reason = '辍学') AS reason,
                        arg_min(county_code, reason = '辍学') AS county_code,
                        arg_min(township, reason = '辍学') AS township,
