@@ -282,7 +282,8 @@ def validate_checks(
       child out from 8 July to 1 September missed 7 school days, not a month. Cases
       before the records begin or after they end are left out.
     * **List 3**, per school year: the children of the true list 1 and of the true
-      dropout cases overlapping the year whose household was registered as poor by then.
+      dropout cases who missed more than a school week of that year (on the same calendar),
+      whose household was registered as poor by then.
     * **Counts**: suspected dropouts and returns per school year, ours and true.
     * **Consolidation rate** per graduation year against the true one.
     """
@@ -293,6 +294,7 @@ def validate_checks(
     truth, processed = Path(truth_dir or data_dir / "truth"), data_dir / "processed"
     checks = processed / "checks"
     d = Rules().dropout_days if dropout_days is None else dropout_days
+    s = Rules().suspected_days
     con = connect("4GB")
     con.execute(
         f"""CREATE TABLE tp AS
@@ -359,6 +361,7 @@ def validate_checks(
                    coalesce(return_date, closed, DATE '9999-12-31') AS back
             FROM read_parquet('{truth / "cases.parquet"}'))
         SELECT c.cid, c.tpid, c.dropped_on, c.back,
+               year(k.month) - (month(k.month) < 9)::INTEGER AS school_year,
                sum(k.req * datediff('day', greatest(c.dropped_on, k.month),
                                     least(c.back, (k.month + INTERVAL 1 MONTH)::DATE))
                    / datediff('day', k.month, (k.month + INTERVAL 1 MONTH)::DATE))
@@ -367,6 +370,12 @@ def validate_checks(
         WHERE c.dropped_on >= (SELECT min(month) FROM cal)
           AND c.dropped_on < (SELECT max(month) FROM cal)
         GROUP BY ALL"""
+    )
+    con.execute("ALTER TABLE cases RENAME TO case_years")
+    con.execute(
+        """CREATE TABLE cases AS
+        SELECT cid, tpid, dropped_on, back, sum(school_days) AS school_days
+        FROM case_years GROUP BY ALL"""
     )
     con.execute(
         f"""CREATE TABLE o2 AS
@@ -391,14 +400,11 @@ def validate_checks(
             FROM kids k JOIN read_parquet('{truth / "households.parquet"}') h
                  USING (household_id)
             WHERE h.poverty_registered_year > 0),
-        years AS (SELECT DISTINCT y FROM t1),
         outs AS (
             SELECT y, tpid FROM t1
             UNION
-            SELECT years.y, c.tpid FROM cases c JOIN years
-              ON c.dropped_on < make_date(years.y + 1, 9, 1)
-             AND c.back > make_date(years.y, 9, 1)
-            WHERE c.school_days > {d})
+            SELECT cy.school_year, cy.tpid FROM case_years cy JOIN cases c USING (cid)
+            WHERE c.school_days > {d} AND cy.school_days > {s})
         SELECT DISTINCT outs.y, outs.tpid FROM outs JOIN poor USING (tpid) WHERE poor.reg <= outs.y"""
     )
     con.execute(

@@ -385,6 +385,30 @@ def absence_episodes(con, rules: Rules = Rules()) -> pd.DataFrame:
                'dropout', '学籍标注辍学（' || term || '学期）'
         FROM k WHERE gap IS NULL OR gap > 200"""
     )
+    # School days out per school year of each run (the months of the run and of the return
+    # from the attendance, the months without rows from the school's calendar), so a run
+    # counts in a school year only if the pupil missed school in it: not for a July
+    # dropout's last days of term, nor for a return on the first day of September.
+    con.execute(
+        """CREATE OR REPLACE TABLE episode_years AS
+        WITH cal AS (SELECT school_code, month, max(req) AS req FROM am GROUP BY ALL),
+        e AS (SELECT person_id, first_month, school_code,
+                     coalesce(return_month, open_until) AS until FROM episodes),
+        seen AS (
+            SELECT e.person_id, e.first_month, a.month, a.unx AS days
+            FROM e JOIN am a ON a.person_id = e.person_id
+                 AND a.month >= e.first_month AND a.month <= e.until),
+        unseen AS (
+            SELECT e.person_id, e.first_month, c.month, c.req AS days
+            FROM e JOIN cal c ON c.school_code = e.school_code
+                 AND c.month >= e.first_month AND c.month < e.until
+            ANTI JOIN am a ON a.person_id = e.person_id AND a.month = c.month)
+        SELECT person_id, first_month,
+               year(month) - (month(month) < 9)::INTEGER AS school_year,
+               sum(days)::INTEGER AS days
+        FROM (SELECT * FROM seen UNION ALL SELECT * FROM unseen)
+        GROUP BY ALL"""
+    )
     return con.execute(
         f"""SELECT *, {_term_sql("first_month")} AS term,
                CASE WHEN return_month IS NOT NULL THEN {_term_sql("return_month")} END
@@ -519,26 +543,29 @@ def dropout_list(con) -> pd.DataFrame:
     ).df()
 
 
-def poverty_list(con, not_enrolled: pd.DataFrame, dropouts: pd.DataFrame) -> pd.DataFrame:
+def poverty_list(
+    con, not_enrolled: pd.DataFrame, dropouts: pd.DataFrame, rules: Rules = DEFAULT_RULES
+) -> pd.DataFrame:
     """Comparison 3 (see the module docstring): per school year, the children of
     poverty-registered households (registered by that year; lifted or not) who were out
     of school: not enrolled at the census (comparison 1, out-of-school categories) or in
-    a dropout run of comparison 2 that overlaps the year. Needs the ``poverty`` table."""
+    a dropout run of comparison 2 in which the child missed more than a school week of that
+    year. Needs the ``poverty`` and ``episode_years`` tables."""
+    suspected = rules.suspected_days
     con.register("l1", not_enrolled[not_enrolled["category"].isin(OUT_OF_SCHOOL)])
     con.register("l2", dropouts[dropouts["category"] == "辍学"])
     return con.execute(
-        """WITH out AS (
+        f"""WITH out AS (
             SELECT school_year, person_id, county_code, township, school_code, school_name,
                    responsible_unit, category AS reason, evidence
             FROM l1
             UNION ALL
             SELECT y.school_year, l2.person_id, l2.county_code, l2.township, l2.school_code,
                    l2.school_name, l2.responsible_unit, '辍学' AS reason,
-                   l2.first_month || '起' || l2.returned || '；' || l2.evidence AS evidence
-            FROM l2 JOIN (SELECT DISTINCT school_year FROM l1
-                          UNION SELECT DISTINCT CAST(left(term, 4) AS INTEGER) FROM l2) y
-              ON l2.first_month < make_date(y.school_year + 1, 9, 1)
-             AND coalesce(l2.return_month, l2.open_until) > make_date(y.school_year, 9, 1)),
+                   strftime(l2.first_month, '%Y-%m') || '起' || l2.returned || '，本学年缺课'
+                     || y.days || '个教学日；' || l2.evidence AS evidence
+            FROM l2 JOIN episode_years y USING (person_id, first_month)
+            WHERE y.days > {suspected}),
         one AS (SELECT school_year, person_id, arg_min(reason, reason = '辍学') AS reason,
                        arg_min(county_code, reason = '辍学') AS county_code,
                        arg_min(township, reason = '辍学') AS township,
@@ -660,7 +687,7 @@ def consolidation_frame(con) -> tuple[pd.DataFrame, list[int]]:
         f"""WITH g AS (
             SELECT r.person_id, min(CAST(left(r.term, 4) AS INTEGER) + 1) AS graduated_year
             FROM reg r
-            WHERE right(r.term, 1) = '2' AND r.grade = 9 AND r.status = '在读'
+            WHERE right(r.term, 1) = '2' AND r.grade = 9 AND r.status IN ('在读', '辍学')
               AND NOT EXISTS (
                 SELECT 1 FROM episodes e WHERE e.person_id = r.person_id
                   AND e.kind = 'dropout'
@@ -715,7 +742,7 @@ def build_checks(
         )
         l1 = not_enrolled_list(con, census, rules)
         l2 = dropout_list(con)
-        l3 = poverty_list(con, l1, l2)
+        l3 = poverty_list(con, l1, l2, rules)
         timeline = status_timeline(con, l1)
         reg, years = consolidation_frame(con)
     finally:
