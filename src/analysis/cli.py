@@ -236,11 +236,16 @@ def print_indicators(path: Path) -> None:
 
 
 COMPARISON_COLUMNS = (
-    ("1_not_enrolled", "失学", "1 失学 not enrolled"),
-    ("1_not_enrolled", "残疾缓学", "1 残疾缓学 deferred"),
-    ("2_dropouts", "辍学", "2 辍学 dropouts"),
-    ("2_dropouts", "疑似辍学", "2 疑似辍学 suspected"),
-    ("3_poverty", None, "3 贫困户失辍学 poor, out"),
+    ("1_not_enrolled", "失学", "1 失学"),
+    ("1_not_enrolled", "残疾缓学", "1 缓学"),
+    ("2_dropouts", "辍学", "2 辍学"),
+    ("2_dropouts", "疑似辍学", "2 疑似"),
+    ("3_poverty", None, "3 贫困"),
+)
+COMPARISON_LEGEND = (
+    "1 失学 not enrolled, 缓学 deferred for disability; 2 辍学 dropouts (runs begun this "
+    "year), 疑似 suspected only; 3 贫困 poor households' children out of school; 返校 "
+    "returns; 巩固率 nine-year consolidation rate."
 )
 
 
@@ -266,9 +271,9 @@ def print_comparisons(path: Path) -> None:
     t.add_column("county")
     for _, _, label in COMPARISON_COLUMNS:
         t.add_column(label, justify="right")
-    t.add_column("返校 returns", justify="right")
+    t.add_column("返校", justify="right")
     if last:
-        t.add_column(f"巩固率 consolidation {last}", justify="right")
+        t.add_column(f"巩固率{last}", justify="right")
     for code in counties:
         cells = []
         for lst, cat, _ in COMPARISON_COLUMNS:
@@ -294,6 +299,7 @@ def print_comparisons(path: Path) -> None:
             cells.append("–" if rate is None else f"{rate:.2f} %")
         t.add_row("prefecture" if code == "5304" else code, *cells)
     console.print(t)
+    console.print(f"[dim]{COMPARISON_LEGEND}[/]")
 
 
 def cmd_link(args: argparse.Namespace) -> int:
@@ -402,6 +408,35 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     f"{v['prefecture_2020_diff_points']:+.3f} points",
                     f"{v['max_abs_diff_points_any_county_year']:.3f} points",
                 )
+            cons = lk.get("checks", {}).get("consolidation")
+            if cons and "2020" in cons["prefecture"]:
+                v = cons["prefecture"]["2020"]
+                t.add_row(
+                    "consolidation rate",
+                    f"{v['ours']:.2f} %",
+                    f"{v['true']:.2f} %",
+                    f"{v['diff_points']:+.3f} points",
+                    f"{cons['max_abs_diff_points_any_county_year']:.3f} points",
+                )
+            console.print(t)
+        if "checks" in lk:
+            t = Table(title="The three comparison lists against the truth", title_justify="left")
+            for c in ("list", "listed", "true", "precision", "recall"):
+                t.add_column(c, justify="left" if c == "list" else "right")
+            for key, label in (
+                ("not_enrolled", "1 not enrolled (失学, 缓学)"),
+                ("suspected_and_dropouts", "2 suspected and dropouts"),
+                ("dropouts", "2 dropouts (辍学)"),
+                ("poverty", "3 poor households, out"),
+            ):
+                v = lk["checks"][key]
+                t.add_row(
+                    label,
+                    f"{v['listed']:,}",
+                    f"{v['true']:,}",
+                    f"{v['precision']:.4f}",
+                    f"{v['recall']:.4f}",
+                )
             console.print(t)
     console.print(f"Written to {reports / 'validation.json'}")
     return 0
@@ -436,7 +471,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cmd_link(args)
     console.print(
         f"[bold green]run finished[/] in {time.perf_counter() - t0:.0f} s. "
-        "Still to come: the comparison lists, consolidation and dropout counts, model, effects, report."
+        "Still to come: model, effects, report."
     )
     return 0
 

@@ -234,6 +234,8 @@ def validate_link(data_dir: Path) -> dict:
         con.execute(f"SELECT rule, count(*) FROM {links} GROUP BY rule ORDER BY rule").fetchall()
     )
     con.close()
+    if (data_dir / "processed" / "checks").is_dir():
+        out["checks"] = validate_checks(data_dir)
     return out
 
 

@@ -19,7 +19,8 @@ needs (the definitions and formulas are there):
   :data:`CENSUS_ABSENCE` names these months;
 * ``county_code``: the school's county (from the roster) for an enrolled child, else the
   county of the household registration;
-* ``disabled``: the child holds a disability certificate.
+* ``disabled``: the child holds a disability certificate;
+* ``outside``: the household check notes the child as living outside with the parents.
 
 Children are persons of the index (:mod:`analysis.link.index`), so a child in both
 registries, under two spellings of the name or a mistyped ID, is counted once.
@@ -103,7 +104,8 @@ def census_from_tables(con) -> pd.DataFrame:
                     ELSE coalesce(x.migrant, false) END AS resident,
                coalesce(x.enrolled, false) AND g.person_id IS NULL AS enrolled,
                coalesce(x.grade, 0) AS grade,
-               d.person_id IS NOT NULL AS disabled
+               d.person_id IS NOT NULL AS disabled,
+               coalesce(h.outside, false) AS outside
         FROM h FULL JOIN x USING (year, person_id)
         LEFT JOIN born b ON b.person_id = coalesce(h.person_id, x.person_id)
         LEFT JOIN disabled d ON d.person_id = coalesce(h.person_id, x.person_id)

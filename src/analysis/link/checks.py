@@ -22,11 +22,12 @@ numbers masked (``530402********1234``).
 
    Children living outside the prefecture with their parents (household-check notes
    随父母外出, 随父母在外省就读) are not resident: they are not on the list, but their count
-   is reported, as the practice requires them to be "separated".
+   per county is reported with the lists' counts (category ``随父母在外``), as the practice
+   requires them to be separated, not forgotten.
 2. **Student registry vs attendance** (:func:`absence_episodes`): the monthly attendance of
    every pupil is read as runs of unexcused absence. A month counts as *out* when the pupil
-   was present at most a day (:attr:`Rules.out_present_days`) and missed days without
-   excuse; a run is the out months with the month before (the days missed at its end; across
+   missed every school day but at most one without excuse (:attr:`Rules.out_present_days`),
+   or three quarters of them with no day of leave (:attr:`Rules.out_share`); a run is the out months with the month before (the days missed at its end; across
    the winter or summer break only if a school week was missed, else the pupil left during
    the break) and the month of return (the days missed at its start). Leave
    (病假, 事假) is never absence, and a transfer is not either: the pupil's rows continue at
@@ -44,7 +45,7 @@ numbers masked (``530402********1234``).
 3. **Attending students vs the poverty registry** (:func:`poverty_list`): children of
    poverty-registered households (建档立卡, including households since lifted out,
    已脱贫) who were out of school in the school year: on list 1 as not enrolled, or in a
-   dropout run of list 2 that overlaps the year.
+   dropout run of list 2 in which they missed more than a school week of that year.
 
 :func:`status_timeline` gives each child's status in each term (在读, 疑似辍学, 辍学, 返校,
 休学, 转出, 送教上门, 未入学, 已毕业 ...), the history an official reads before a visit.

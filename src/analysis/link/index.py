@@ -46,6 +46,7 @@ ROLE_COLUMNS: dict[str, dict[str, str]] = {
         "id_number": "id_number",
         "id_partial": "id_number_partial",
         "guardian_name": "father_name",
+        "alt_guardian": "mother_name",
         "address": "hukou_address",
     },
     "xueji": {
@@ -158,7 +159,8 @@ def _register_name_keys(con, table: str) -> None:
     table or a subquery)."""
     names = con.sql(
         f"SELECT DISTINCT n FROM (SELECT name AS n FROM {table} UNION "
-        f"SELECT guardian_name FROM {table}) WHERE n IS NOT NULL"
+        f"SELECT guardian_name FROM {table} UNION SELECT alt_guardian FROM {table}) "
+        "WHERE n IS NOT NULL"
     ).arrow()  # a RecordBatchReader in DuckDB 2
     col = names.read_all().column("n")
     keys = name_keys(col)
@@ -185,6 +187,7 @@ def _profile_sql(source: str, group: str) -> str:
                {mode("r.id_partial")} AS id_partial,
                {mode("r.student_no")} AS student_no,
                {mode("r.guardian_name")} AS guardian_name,
+               {mode("r.alt_guardian")} AS alt_guardian,
                {mode("r.address")} AS address,
                {mode("r.county")} AS county
         FROM {source} r GROUP BY {group}"""
@@ -201,11 +204,13 @@ def _prepared(con, profile_sql: str, name: str) -> None:
                CASE WHEN length(p.id_number) = 18 THEN p.id_number END AS id_number,
                CASE WHEN length(p.id_number) = 18 THEN p.id_number[1:15]
                     WHEN length(p.id_partial) >= 15 THEN p.id_partial[1:15] END AS id15,
-               p.student_no, kg.pinyin AS guardian_py, p.address, p.county
+               p.student_no, kg.pinyin AS guardian_py, kag.pinyin AS alt_guardian_py,
+               p.address, p.county
         FROM ({profile_sql}) p
         LEFT JOIN name_keys k ON k.n = p.name
         LEFT JOIN name_keys ka ON ka.n = p.alt_name
-        LEFT JOIN name_keys kg ON kg.n = p.guardian_name"""
+        LEFT JOIN name_keys kg ON kg.n = p.guardian_name
+        LEFT JOIN name_keys kag ON kag.n = p.alt_guardian"""
     )
 
 
@@ -343,8 +348,8 @@ def build_index(
     )
     _register_name_keys(
         con,
-        "(SELECT name, guardian_name FROM resolved UNION ALL "
-        "SELECT name, guardian_name FROM unresolved)",
+        "(SELECT name, guardian_name, alt_guardian FROM resolved UNION ALL "
+        "SELECT name, guardian_name, alt_guardian FROM unresolved)",
     )
     stats["seconds_deterministic"] = round(time.perf_counter() - t0, 1)
 

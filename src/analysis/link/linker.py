@@ -22,6 +22,8 @@ Roles (any subset; a role missing on either side is simply not compared):
 ``id_partial``            the first 15 digits of an ID that Excel truncated
 ``student_no``            national student registry number
 ``guardian_name``         a parent's or guardian's name
+``alt_guardian``          the other parent's name (a household record names both; the
+                          registry names one guardian, the father or the mother)
 ``address``               an address as text
 ``county``                county code (weak evidence, and a blocking key)
 ``id``                    the record identifier (defaults to the frame's index)
@@ -73,6 +75,7 @@ ROLES = (
     "id_partial",
     "student_no",
     "guardian_name",
+    "alt_guardian",
     "address",
     "county",
 )
@@ -91,6 +94,7 @@ COLUMNS = (
     "id15",
     "student_no",
     "guardian_py",
+    "alt_guardian_py",
     "address",
     "county",
 )
@@ -150,6 +154,9 @@ def prepare_records(df: pd.DataFrame, roles: Mapping[str, str]) -> pd.DataFrame:
     out["id15"] = prefix.where(prefix.notna(), partial)
     out["student_no"] = col("student_no")
     out["guardian_py"] = _pinyin(col("guardian_name"))["pinyin"]
+    out["alt_guardian_py"] = (
+        _pinyin(col("alt_guardian"))["pinyin"] if "alt_guardian" in roles else None
+    )
     out["address"] = col("address")
     out["county"] = col("county").map(lambda v: None if v is None else str(v))
     return out[list(COLUMNS)]
@@ -215,10 +222,15 @@ def comparisons() -> list:
         cl.ExactMatch("student_no"),
         cl.CustomComparison(
             output_column_name="guardian",
-            comparison_description="guardian's name (pinyin)",
+            comparison_description="guardian's name (pinyin), or the other parent's",
             comparison_levels=[
                 cll.NullLevel("guardian_py"),
                 cll.ExactMatchLevel("guardian_py"),
+                cll.CustomLevel(
+                    '"guardian_py_l" = "alt_guardian_py_r" '
+                    'OR "alt_guardian_py_l" = "guardian_py_r"',
+                    "the other parent",
+                ),
                 cll.ElseLevel(),
             ],
         ),

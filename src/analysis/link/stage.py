@@ -67,12 +67,19 @@ def _records(df) -> list[dict]:
 
 def comparison_counts(checks) -> list[dict]:
     """Rows of the three lists per school year, county and category (list 2 by the school
-    year of the term its runs began), and the prefecture ('5304')."""
+    year of the term its runs began), and the prefecture ('5304'); with list 1, the
+    school-age children living outside with their parents (``随父母在外``, not on the list)."""
     import pandas as pd
 
     l2 = checks.dropouts.assign(school_year=checks.dropouts["term"].str[:4].astype(int))
+    lo, hi = DEFAULT_RULES.school_age
+    c = checks.census
+    away = c[c["outside"] & c["age"].between(lo, hi)]
     parts = [
         checks.not_enrolled.assign(list="1_not_enrolled"),
+        away.rename(columns={"year": "school_year"}).assign(
+            list="1_not_enrolled", category="随父母在外"
+        ),
         l2.assign(list="2_dropouts"),
         checks.poverty.rename(columns={"reason": "category"}).assign(list="3_poverty"),
     ]
