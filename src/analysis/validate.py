@@ -285,7 +285,8 @@ def validate_checks(
       before the records begin or after they end are left out.
     * **List 3**, per school year: the children of the true list 1 and of the true
       dropout cases who missed more than a school week of that year (on the same calendar),
-      whose household was registered as poor by then.
+      whose household was registered as poor by then in the prefecture's registry (a
+      migrant child's household is registered where it came from, not here).
     * **Counts**: suspected dropouts and returns per school year, ours and true.
     * **Consolidation rate** per graduation year against the true one.
     """
@@ -401,7 +402,7 @@ def validate_checks(
             SELECT k.person_id AS tpid, h.poverty_registered_year AS reg
             FROM kids k JOIN read_parquet('{truth / "households.parquet"}') h
                  USING (household_id)
-            WHERE h.poverty_registered_year > 0),
+            WHERE h.poverty_registered_year > 0 AND NOT k.migrant),
         outs AS (
             SELECT y, tpid FROM t1
             UNION
