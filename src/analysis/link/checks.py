@@ -601,16 +601,18 @@ def _term_bounds(term: str) -> tuple[str, str]:
     )
 
 
-def status_timeline(con, not_enrolled: pd.DataFrame) -> pd.DataFrame:
+def status_timeline(con, not_enrolled: pd.DataFrame, frame: bool = True) -> pd.DataFrame | None:
     """Each child's status in each term it appears in (the registry, a run of absence, or
     comparison 1): 辍学 / 疑似辍学 while a run of absence lasts, 返校 in the term of the
     return, otherwise the registry's 在读 (送教上门 for home teaching), 休学, 转出 or 辍学,
     and for the autumn terms of children outside the registry the category of
-    comparison 1. One row per person and term, with the school and county."""
+    comparison 1. One row per person and term, with the school and county (also left in
+    the table ``timeline`` of ``con``; returned as a frame only if ``frame``)."""
     start, end = _term_bounds("t.term")
     con.register("l1_all", not_enrolled)
-    return con.execute(
-        f"""WITH t AS (SELECT DISTINCT term FROM reg),
+    con.execute(
+        f"""CREATE OR REPLACE TABLE timeline AS
+        WITH t AS (SELECT DISTINCT term FROM reg),
         s AS (
             SELECT t.term, e.person_id, e.school_code, e.county_code,
                    CASE WHEN e.return_month >= {start} AND e.return_month < {end} THEN '返校'
@@ -631,7 +633,8 @@ def status_timeline(con, not_enrolled: pd.DataFrame) -> pd.DataFrame:
                arg_max(school_code, rank) AS school_code,
                arg_max(county_code, rank) AS county_code
         FROM s GROUP BY person_id, term ORDER BY person_id, term"""
-    ).df()
+    )
+    return con.execute("SELECT * FROM timeline").df() if frame else None
 
 
 def monitoring_counts(dropouts: pd.DataFrame) -> pd.DataFrame:
@@ -713,7 +716,7 @@ class Checks:
     not_enrolled: pd.DataFrame
     dropouts: pd.DataFrame
     poverty: pd.DataFrame
-    timeline: pd.DataFrame
+    timeline: pd.DataFrame | None  # None when written to disk (status_timeline.parquet)
     monitoring: pd.DataFrame
     consolidation: pd.DataFrame
 
@@ -744,19 +747,21 @@ def build_checks(
         l1 = not_enrolled_list(con, census, rules)
         l2 = dropout_list(con)
         l3 = poverty_list(con, l1, l2, rules)
-        timeline = status_timeline(con, l1)
+        timeline = status_timeline(con, l1, frame=out_dir is None)
         reg, years = consolidation_frame(con)
+        checks = Checks(
+            census, l1, l2, l3, timeline, monitoring_counts(l2), consolidation_rates(reg, years)
+        )
+        if out_dir is not None:
+            _write_lists(con, checks, Path(out_dir))
     finally:
         con.close()
-    checks = Checks(
-        census, l1, l2, l3, timeline, monitoring_counts(l2), consolidation_rates(reg, years)
-    )
-    if out_dir is not None:
-        _write_lists(checks, Path(out_dir))
     return checks
 
 
-def _write_lists(checks: Checks, out_dir: Path) -> None:
+def _write_lists(con, checks: Checks, out_dir: Path) -> None:
+    """The lists to ``out_dir`` by way of a temporary folder; the timeline (millions of
+    rows) straight from DuckDB."""
     import shutil
 
     tmp = out_dir.with_name(out_dir.name + ".partial")
@@ -764,7 +769,10 @@ def _write_lists(checks: Checks, out_dir: Path) -> None:
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     for key, name in LISTS.items():
-        getattr(checks, key).to_parquet(tmp / name, index=False, compression="zstd")
+        if key == "timeline":
+            con.execute(f"COPY timeline TO '{tmp / name}' (FORMAT parquet, COMPRESSION zstd)")
+        else:
+            getattr(checks, key).to_parquet(tmp / name, index=False, compression="zstd")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.replace(out_dir)

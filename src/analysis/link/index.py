@@ -256,12 +256,10 @@ def _name_corrects_id(con) -> int:
     of the two whole, a transposition across them aside). Returns the number of IDs
     corrected."""
     con.execute(
-        f"""CREATE TEMP TABLE idfix AS
+        """CREATE TEMP TABLE idfix AS
         WITH kn AS (
-            SELECT DISTINCT d.key, r.name FROM det d
-            JOIN records r USING (kind, source_file, source_sheet, source_row)
-            WHERE r.name IS NOT NULL AND length(d.key) = 18 AND d.kind IN {_PROFILE_KINDS}),
-        kc AS (SELECT key, count(*) AS n FROM det GROUP BY key),
+            SELECT DISTINCT key, name FROM resolved
+            WHERE name IS NOT NULL AND length(key) = 18),
         cand AS (
             SELECT a.key AS minor, b.key AS major FROM kn a JOIN kn b
               ON a.name = b.name AND a.key[1:10] = b.key[1:10] AND a.key <> b.key
@@ -272,7 +270,9 @@ def _name_corrects_id(con) -> int:
             SELECT minor, major FROM cand
             WHERE damerau_levenshtein(minor[1:17], major[1:17]) <= 1
               AND try_cast(minor[17] AS INTEGER) % 2 = try_cast(major[17] AS INTEGER) % 2),
-        files AS (SELECT DISTINCT key, source_file FROM det),
+        keys AS (SELECT minor AS key FROM pairs UNION SELECT major FROM pairs),
+        kc AS (SELECT key, count(*) AS n FROM det SEMI JOIN keys USING (key) GROUP BY key),
+        files AS (SELECT DISTINCT key, source_file FROM det SEMI JOIN keys USING (key)),
         shared AS (
             SELECT DISTINCT p.minor, p.major FROM pairs p
             JOIN files fa ON fa.key = p.minor
@@ -289,6 +289,7 @@ def _name_corrects_id(con) -> int:
         """UPDATE det SET key = f.major, rule = 'name_corrects_id'
            FROM idfix f WHERE det.key = f.minor"""
     )
+    con.execute("UPDATE resolved SET key = f.major FROM idfix f WHERE resolved.key = f.minor")
     return con.execute("SELECT count(*) FROM idfix").fetchall()[0][0]
 
 
@@ -324,6 +325,14 @@ def build_index(
     con.execute(f"CREATE TABLE det AS {deterministic_sql(interim)}")
     if "hukou" in kinds:
         _household_corrects_id(con, interim)
+    # Rows that say who the person is, with the key the first pass gave them: the
+    # profiles of pass 3 are made from them, and the name check of IDs reads their names.
+    profile_kinds = [k for k in kinds if k in _PROFILE_KINDS]
+    con.execute(
+        f"""CREATE TABLE resolved AS
+        SELECT r.*, d.key FROM ({_records_sql(interim, profile_kinds)}) r JOIN det d
+        USING (kind, source_file, source_sheet, source_row)"""
+    )
     stats["ids_corrected_by_name"] = _name_corrects_id(con)
     # Pass 2: a registry number the registry never shows with a valid ID keys its rows.
     con.execute(
@@ -339,12 +348,6 @@ def build_index(
         FROM records r
         ANTI JOIN det d USING (kind, source_file, source_sheet, source_row)
         LEFT JOIN with_id w USING (student_no)"""
-    )
-    con.execute(
-        f"""CREATE TABLE resolved AS
-        SELECT r.*, d.key FROM records r JOIN det d
-        USING (kind, source_file, source_sheet, source_row)
-        WHERE r.kind IN {tuple(k for k in kinds if k in _PROFILE_KINDS) or ("",)}"""
     )
     _register_name_keys(
         con,
