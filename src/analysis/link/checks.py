@@ -174,15 +174,14 @@ def load_base_tables(con, interim: Path, index: Path) -> None:
     # that says most wins (辍学 > 休学 > 转出 > 在读), then the school code, for determinism.
     con.execute(
         """CREATE OR REPLACE TABLE reg AS
-        SELECT person_id, term,
-               arg_max(status, (CASE status WHEN '辍学' THEN 4 WHEN '休学' THEN 3
-                       WHEN '转出' THEN 2 ELSE 1 END, school_code)) AS status,
-               arg_max(study_mode, (CASE status WHEN '辍学' THEN 4 WHEN '休学' THEN 3
-                       WHEN '转出' THEN 2 ELSE 1 END, school_code)) AS study_mode,
-               arg_max(school_code, (CASE status WHEN '辍学' THEN 4 WHEN '休学' THEN 3
-                       WHEN '转出' THEN 2 ELSE 1 END, school_code)) AS school_code,
+        WITH x AS (
+            SELECT *, (CASE status WHEN '辍学' THEN 4 WHEN '休学' THEN 3 WHEN '转出' THEN 2
+                       ELSE 1 END, school_code) AS says
+            FROM xj WHERE term <> '')
+        SELECT person_id, term, arg_max(status, says) AS status,
+               arg_max(study_mode, says) AS study_mode, arg_max(school_code, says) AS school_code,
                max(grade) AS grade, min(entry_year) AS entry_year, bool_or(migrant) AS migrant
-        FROM xj WHERE term <> '' GROUP BY person_id, term"""
+        FROM x GROUP BY person_id, term"""
     )
     con.execute(
         """CREATE OR REPLACE TABLE reg AS
