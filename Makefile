@@ -17,7 +17,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/analysis run --scale yuxi --seed 2020
 
-test: $(STAMP)
+# The tests also check the Spark backend against DuckDB (the optional spark extra).
+$(VENV)/.installed-spark: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	touch $@
+
+test: $(VENV)/.installed-spark
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

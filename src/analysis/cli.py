@@ -308,7 +308,7 @@ def cmd_link(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
     try:
         with console.status("[bold]link[/]: deterministic, then probabilistic (Splink)"):
-            manifest = link(data_dir, force=args.force)
+            manifest = link(data_dir, force=args.force, engine=getattr(args, "engine", "duckdb"))
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
     if manifest.get("skipped"):
@@ -540,6 +540,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lk.add_argument(
         "--force", action="store_true", help="link again even if the clean tables have not changed"
+    )
+    lk.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where the probabilistic pass scores its pairs (spark: pip install -e '.[spark]', "
+        "Java 17; the same persons, slower on one machine)",
     )
     lk.set_defaults(func=cmd_link)
 

@@ -299,9 +299,12 @@ def build_index(
     salt: str,
     threshold: float = 0.99,
     seed: int = 2020,
+    engine: str = "duckdb",
 ) -> IndexResult:
     """The master person index of the clean tables in ``interim`` (see the module
     docstring), written to ``out_dir``/``person_index.parquet`` and ``persons.parquet``.
+    ``engine``: where the probabilistic pass scores its pairs, ``"duckdb"`` or ``"spark"``
+    (:mod:`analysis.link.spark`; the model is trained on DuckDB either way).
     ``threshold``: the match probability at or above which an entity joins a person."""
     from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
@@ -379,9 +382,27 @@ def build_index(
         s_old = db.register("existing", table_name="existing_persons")
         linker = Linker([s_new, s_old], settings("link_only"))
         train(linker, seed)
-        pred = linker.inference.predict(threshold_match_probability=threshold)
+        model = linker.misc.save_model_to_json()
+        if engine == "spark":
+            from analysis.link import spark
+
+            pairs = spark.predict(
+                model,
+                {
+                    "entities": con.execute("SELECT * FROM new_entities").df(),
+                    "existing_persons": con.execute("SELECT * FROM existing").df(),
+                },
+                threshold,
+                "link_only",
+            )
+        elif engine == "duckdb":
+            pairs = linker.inference.predict(
+                threshold_match_probability=threshold
+            ).as_pandas_dataframe()
+        else:
+            raise ValueError(f"engine {engine!r}: 'duckdb' or 'spark'")
         # Each entity is one person: its best match (ties: the smaller key).
-        matches = best_match(oriented_pairs(pred.as_pandas_dataframe(), "entities")).rename(
+        matches = best_match(oriented_pairs(pairs, "entities")).rename(
             columns={"id_l": "entity", "id_r": "key"}
         )
         con.register("matched_df", matches[["entity"]])
@@ -390,15 +411,17 @@ def build_index(
         ).df()
         if len(rest) > 1:
             # The trained model, applied within the leftover entities (dedupe).
-            model = linker.misc.save_model_to_json()
             model["link_type"] = "dedupe_only"
-            s_rest = db.register(rest, table_name="rest_entities")
-            within = (
-                Linker(s_rest, model)
-                .inference.predict(threshold_match_probability=threshold)
-                .as_pandas_dataframe()
-                .rename(columns={"unique_id_l": "id_l", "unique_id_r": "id_r"})
-            )
+            if engine == "spark":
+                within = spark.predict(model, {"rest_entities": rest}, threshold, "dedupe_only")
+            else:
+                s_rest = db.register(rest, table_name="rest_entities")
+                within = (
+                    Linker(s_rest, model)
+                    .inference.predict(threshold_match_probability=threshold)
+                    .as_pandas_dataframe()
+                )
+            within = within.rename(columns={"unique_id_l": "id_l", "unique_id_r": "id_r"})
     stats["entities_matched"] = len(matches)
     stats["seconds_probabilistic"] = round(time.perf_counter() - t1, 1)
 

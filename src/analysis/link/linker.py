@@ -179,11 +179,16 @@ def comparisons() -> list:
             comparison_levels=[
                 cll.NullLevel("name_py"),
                 cll.ExactMatchLevel("name"),
-                cll.CustomLevel(f'"name_py_l" = "name_py_r" OR {names}', "same pinyin"),
+                cll.CustomLevel(
+                    f'"name_py_l" = "name_py_r" OR {names}',
+                    "same pinyin",
+                    base_dialect_str="duckdb",
+                ),
                 cll.JaroWinklerLevel("name_py", 0.92),
                 cll.CustomLevel(
                     '"surname_py_l" = "surname_py_r" AND "initials_l" = "initials_r"',
                     "same surname and initials",
+                    base_dialect_str="duckdb",
                 ),
                 cll.ElseLevel(),
             ],
@@ -212,6 +217,7 @@ def comparisons() -> list:
                     '("id_number_l" IS NULL OR "id_number_r" IS NULL) '
                     'AND ("id15_l" IS NULL OR "id15_r" IS NULL)',
                     "null",
+                    base_dialect_str="duckdb",
                 ).configure(is_null_level=True),
                 cll.ExactMatchLevel("id_number"),
                 cll.DamerauLevenshteinLevel("id_number", 1),
@@ -230,6 +236,7 @@ def comparisons() -> list:
                     '"guardian_py_l" = "alt_guardian_py_r" '
                     'OR "alt_guardian_py_l" = "guardian_py_r"',
                     "the other parent",
+                    base_dialect_str="duckdb",
                 ),
                 cll.ElseLevel(),
             ],
@@ -263,6 +270,25 @@ def settings(link_type: str = "link_only"):
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
+
+
+def engine_settings(trained: dict, sql_dialect: str, link_type: str | None = None) -> dict:
+    """The settings of :func:`settings` written for another SQL engine (``"spark"``), with the
+    parameters of a model trained on DuckDB (``trained``: Splink's model JSON): the same
+    comparisons, levels, m and u probabilities and prior, so every engine scores a pair
+    the same. Training stays on DuckDB, where its random sampling is reproducible."""
+    out = settings(link_type or trained["link_type"]).create_settings_dict(sql_dialect)
+    out["probability_two_random_records_match"] = trained["probability_two_random_records_match"]
+    by_name = {c["output_column_name"]: c for c in trained["comparisons"]}
+    for comp in out["comparisons"]:
+        levels = by_name[comp["output_column_name"]]["comparison_levels"]
+        if len(levels) != len(comp["comparison_levels"]):
+            raise ValueError(f"comparison {comp['output_column_name']!r} differs between models")
+        for mine, theirs in zip(comp["comparison_levels"], levels, strict=True):
+            for key in ("m_probability", "u_probability"):
+                if key in theirs:
+                    mine[key] = theirs[key]
+    return out
 
 
 def train(linker, seed: int = 2020) -> None:

@@ -130,10 +130,16 @@ def write_outputs(
 
 
 def link(
-    data_dir: Path, force: bool = False, threshold: float = THRESHOLD, rules: Rules = DEFAULT_RULES
+    data_dir: Path,
+    force: bool = False,
+    threshold: float = THRESHOLD,
+    rules: Rules = DEFAULT_RULES,
+    engine: str = "duckdb",
 ) -> dict:
-    """Build the person index of ``data_dir``'s clean tables; return the link manifest
-    (with ``skipped`` true when the clean tables had not changed since the last run)."""
+    """Build the person index of ``data_dir``'s clean tables, the lists and the indicators;
+    return the link manifest (with ``skipped`` true when the clean tables had not changed
+    since the last run). ``engine``: ``"duckdb"`` or ``"spark"`` for the probabilistic
+    pass's scoring (:mod:`analysis.link.spark`); both give the same persons."""
     data_dir = Path(data_dir)
     interim, processed = data_dir / "interim", data_dir / "processed"
     if not (interim / "manifest.json").exists():
@@ -150,7 +156,7 @@ def link(
             and (processed / "checks").is_dir()
         ):
             return {**prev, "skipped": True}
-    result = build_index(interim, processed, salt_for(data_dir), threshold=threshold)
+    result = build_index(interim, processed, salt_for(data_dir), threshold=threshold, engine=engine)
     write_outputs(interim, result.links, processed, rules)
     manifest = {"version": __version__, "fingerprint": fp, "threshold": threshold, **result.stats}
     tmp = out.with_suffix(".partial")
