@@ -195,14 +195,28 @@ def load_base_tables(con, interim: Path, index: Path) -> None:
             "coalesce(x.sick_leave, 0) + coalesce(x.personal_leave, 0) AS leave, x.unexcused",
         )
         con.execute(
-            f"""CREATE OR REPLACE TABLE am AS
-            WITH a AS ({attendance})
-            SELECT person_id, month,
-                   arg_max(school_code, days_required) AS school_code,
-                   sum(days_required)::INTEGER AS req, sum(days_present)::INTEGER AS pres,
-                   sum(leave)::INTEGER AS leave, sum(unexcused)::INTEGER AS unx
-            FROM a WHERE month IS NOT NULL GROUP BY person_id, month"""
+            f"""CREATE OR REPLACE TEMP TABLE am_rows AS
+            SELECT person_id, month, school_code, days_required::INTEGER AS req,
+                   days_present::INTEGER AS pres, leave::INTEGER AS leave,
+                   unexcused::INTEGER AS unx
+            FROM ({attendance}) WHERE month IS NOT NULL"""
         )
+        # A pupil has one row a month, unless two schools both sent one (a transfer in
+        # mid-month): summing 12 million rows costs more than looking for such pairs.
+        twice = con.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM am_rows GROUP BY person_id, month "
+            "HAVING count(*) > 1)"
+        ).fetchall()[0][0]
+        con.execute(
+            "CREATE OR REPLACE TABLE am AS SELECT * FROM am_rows"
+            if not twice
+            else """CREATE OR REPLACE TABLE am AS
+            SELECT person_id, month, arg_max(school_code, req) AS school_code,
+                   sum(req)::INTEGER AS req, sum(pres)::INTEGER AS pres,
+                   sum(leave)::INTEGER AS leave, sum(unx)::INTEGER AS unx
+            FROM am_rows GROUP BY person_id, month"""
+        )
+        con.execute("DROP TABLE am_rows")
     else:
         con.execute(
             "CREATE OR REPLACE TABLE am (person_id VARCHAR, month DATE, school_code VARCHAR, "
