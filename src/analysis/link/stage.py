@@ -65,14 +65,14 @@ def _records(df) -> list[dict]:
     return [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
 
 
-def comparison_counts(checks) -> list[dict]:
+def comparison_counts(checks, rules: Rules = DEFAULT_RULES) -> list[dict]:
     """Rows of the three lists per school year, county and category (list 2 by the school
     year of the term its runs began), and the prefecture ('5304'); with list 1, the
     school-age children living outside with their parents (``随父母在外``, not on the list)."""
     import pandas as pd
 
     l2 = checks.dropouts.assign(school_year=checks.dropouts["term"].str[:4].astype(int))
-    lo, hi = DEFAULT_RULES.school_age
+    lo, hi = rules.school_age
     c = checks.census
     away = c[c["outside"] & c["age"].between(lo, hi)]
     parts = [
@@ -120,7 +120,7 @@ def write_outputs(
         "enrolment": _records(enrolment_rates(census)),
         "consolidation": _records(checks.consolidation),
         "monitoring": _records(checks.monitoring),
-        "comparisons": comparison_counts(checks),
+        "comparisons": comparison_counts(checks, rules),
     }
     out = processed / "indicators.json"
     tmp = out.with_suffix(".partial")
