@@ -438,7 +438,140 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     f"{v['recall']:.4f}",
                 )
             console.print(t)
+    if "model" in result:
+        t = Table(title="Risk model against the truth (held-out terms)", title_justify="left")
+        for c in (
+            "term",
+            "dropouts",
+            "AUC",
+            "AUC of p_true",
+            "ratio",
+            "prec@list",
+            "of p_true",
+            "ratio",
+            "ECE",
+            "best baseline AUC",
+        ):
+            t.add_column(c, justify="left" if c == "term" else "right")
+        for term, v in result["model"].items():
+            best = max(v["baselines_roc_auc"].items(), key=lambda kv: kv[1], default=("", 0))
+            t.add_row(
+                term,
+                str(v["true_dropouts"]),
+                f"{v['roc_auc']:.3f}",
+                f"{v['roc_auc_true_probability']:.3f}",
+                f"{v['roc_auc_ratio']:.3f}",
+                f"{v['precision_at_list']:.4f}",
+                f"{v['precision_at_list_true_probability']:.4f}",
+                "" if v["precision_ratio"] is None else f"{v['precision_ratio']:.3f}",
+                f"{v['ece']:.5f}",
+                f"{best[1]:.3f} {best[0]}",
+            )
+        console.print(t)
+        console.print(
+            "[dim]targets on the last term: AUC ratio ≥ 0.97, precision ratio ≥ 0.90, ECE ≤ 0.01[/]"
+        )
     console.print(f"Written to {reports / 'validation.json'}")
+    return 0
+
+
+MODEL_SHORT = {
+    "gradient_boosting": "boosting",
+    "logistic_regression": "logistic",
+    "abc_rule": "ABC rule",
+    "prior_absence": "absence",
+    "school_rate": "school",
+    "county_rate": "county",
+}
+
+
+def print_model_summary(summary: dict) -> None:
+    """The last test term's metrics (model and baselines, with 95 % intervals) and the
+    lists' counts per county."""
+    import pandas as pd
+
+    m = pd.DataFrame(summary["metrics"])
+    last = summary["last_test_term"]
+    t = Table(
+        title=f"Dropout risk: held-out term {last} (trained on earlier terms only)",
+        title_justify="left",
+    )
+    t.add_column("model")
+    shown = ["roc_auc", "pr_auc", "precision_at_list", "recall_at_list"]
+    for k in shown:
+        t.add_column(
+            {
+                "roc_auc": "ROC-AUC",
+                "pr_auc": "PR-AUC",
+                "precision_at_list": "prec@list",
+                "recall_at_list": "recall@list",
+                "ece": "ECE",
+            }[k],
+            justify="right",
+        )
+    lm = m[m["term"] == last]
+    for name, g in lm.groupby("model", sort=False):
+        g = g.set_index("metric")
+        cells = []
+        for k in shown:
+            if k not in g.index:
+                cells.append("")
+                continue
+            r = g.loc[k]
+            cells.append(f"{r.estimate:.3f}\n[{r.lo:.3f},{r.hi:.3f}]")
+        t.add_row(MODEL_SHORT.get(name, name), *cells)
+    console.print(t)
+    ece = lm[(lm["model"] == "gradient_boosting") & (lm["metric"] == "ece")]
+    console.print(
+        "[dim]95 % bootstrap intervals; lists cut at each county's capacity"
+        + (f"; expected calibration error {ece['estimate'].iloc[0]:.4f}" if len(ece) else "")
+        + ". Model card: processed/model/model_card.md[/]"
+    )
+    t = Table(title=f"Red and white lists for {summary['listed_term']}", title_justify="left")
+    for c in ("county", "capacity", "red", "new", "stayed", "left", "white"):
+        t.add_column(c, justify="left" if c == "county" else "right")
+    for county, v in summary["lists"].items():
+        t.add_row(
+            county,
+            str(summary["capacity"].get(county, "")),
+            *(str(v[k]) for k in ("red", "new", "stayed", "left", "white")),
+        )
+    console.print(t)
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from analysis.model.stage import model
+
+    data_dir = _data_dir(args)
+    capacity = None
+    if getattr(args, "capacity", None):
+        capacity = {}
+        for part in args.capacity.split(","):
+            code, _, n = part.partition("=")
+            if not n.strip().isdigit():
+                raise UserError(f"--capacity: {part!r} is not COUNTY=NUMBER (e.g. 530402=320)")
+            capacity[code.strip()] = int(n)
+    try:
+        with console.status("[bold]model[/]: features, rolling-origin validation, lists"):
+            result = model(
+                data_dir,
+                capacity=capacity,
+                n_test=getattr(args, "test_terms", 4),
+                n_boot=getattr(args, "boot", 500),
+                force=getattr(args, "force", False),
+            )
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    if result.skipped:
+        console.print(
+            "[dim]model: person index and lists unchanged since the last run: nothing to do "
+            "(use --force to redo)[/]"
+        )
+    print_model_summary(result.summary)
+    console.print(
+        f"Model, validation, lists and model cards in {result.folder} "
+        "(lists/<county>/ holds one county's children only)."
+    )
     return 0
 
 
@@ -469,9 +602,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         cmd_synth(args)
     cmd_clean(args)
     cmd_link(args)
+    cmd_model(args)
     console.print(
         f"[bold green]run finished[/] in {time.perf_counter() - t0:.0f} s. "
-        "Still to come: model, effects, report."
+        "Still to come: effects, report."
     )
     return 0
 
@@ -550,6 +684,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lk.set_defaults(func=cmd_link)
 
+    m = sub.add_parser(
+        "model",
+        help="dropout risk: features as of each term, temporal validation, red and white lists",
+        description=(
+            "Build features as of each term's start, validate the risk model and its baselines "
+            "on the last terms (rolling origin), fit the final model, and write each county's "
+            "red and white lists with reasons and the model cards to DATA_DIR/processed/model/."
+        ),
+    )
+    m.add_argument(
+        "--capacity",
+        help="list size per county, e.g. 530402=320,530403=110 (default: each county's latest "
+        "red-list ledger, or 0.6 %% of its pupils)",
+    )
+    m.add_argument(
+        "--test-terms", type=int, default=4, help="terms held out, one origin each (default 4)"
+    )
+    m.add_argument(
+        "--boot", type=int, default=500, help="bootstrap replicates for the intervals (default 500)"
+    )
+    m.add_argument(
+        "--force", action="store_true", help="redo even if the link stage's output is unchanged"
+    )
+    m.set_defaults(func=cmd_model)
+
     v = sub.add_parser(
         "validate",
         help="compare every stage's output with the synthetic truth; writes reports/validation.json",
@@ -563,7 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser(
         "run",
         help="run every stage in order, skipping stages whose inputs have not changed",
-        description="Run every stage of the pipeline in order (today: synth, clean, link). A stage whose inputs have not changed is skipped.",
+        description="Run every stage of the pipeline in order (today: synth, clean, link, model). A stage whose inputs have not changed is skipped.",
     )
     scale_args(r, "yuxi")
     r.add_argument(

@@ -240,12 +240,14 @@ def validate_link(data_dir: Path) -> dict:
 
 
 def validate(data_dir: Path, reports_dir: Path) -> dict:
-    """Every stage that has output: cleaning, linkage. Writes validation.json."""
+    """Every stage that has output: cleaning, linkage, the model. Writes validation.json."""
     out: dict = {}
     if (Path(data_dir) / "interim" / "manifest.json").exists():
         out["clean"] = validate_clean(data_dir)
     if (Path(data_dir) / "processed" / "person_index.parquet").exists():
         out["link"] = validate_link(data_dir)
+    if (Path(data_dir) / "processed" / "model" / "validation" / "predictions.parquet").exists():
+        out["model"] = validate_model(data_dir)
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     (reports_dir / "validation.json").write_text(
@@ -439,4 +441,77 @@ def validate_checks(
                 ),
             }
     con.close()
+    return out
+
+
+def validate_model(data_dir: Path, truth_dir: Path | None = None) -> dict:
+    """Score the model's held-out predictions against the truth, per test term.
+
+    Our pupils are mapped to true children by their rows (as for the lists). On the rows
+    that map to a child at risk that term in the truth, we compare
+
+    * the ROC-AUC of our score against the true label (dropped out that term) with the
+      ROC-AUC of the true probability ``p_true``, the best any model could do, and their
+      ratio (target ≥ 0.97 on the last term);
+    * the precision of our list (each county's capacity, as the model stage cut it) with
+      that of a list cut on ``p_true`` at the same sizes (target ratio ≥ 0.90);
+    * the expected calibration error of our probability against the true label;
+    * every baseline's ROC-AUC against the true label.
+    """
+    from analysis.link.linker import connect
+    from analysis.model import metrics as M
+
+    data_dir = Path(data_dir)
+    truth = Path(truth_dir or data_dir / "truth")
+    processed = data_dir / "processed"
+    preds = processed / "model" / "validation" / "predictions.parquet"
+    con = connect("4GB")
+    con.execute(
+        f"""CREATE TABLE tp AS
+        SELECT i.person_id, mode(t.person_id ORDER BY t.person_id) AS tpid
+        FROM read_parquet('{processed / "person_index.parquet"}') i
+        JOIN read_parquet('{truth / "rows.parquet"}') t ON t.file = i.source_file
+             AND coalesce(t.sheet, '') = i.source_sheet AND t.row = i.source_row
+        WHERE coalesce(t.person_id, '') <> '' GROUP BY i.person_id"""
+    )
+    df = con.execute(
+        f"""SELECT p.*, st.p_true, st.dropped::INTEGER AS dropped
+        FROM read_parquet('{preds}') p JOIN tp USING (person_id)
+        JOIN read_parquet('{truth / "student_terms.parquet"}') st
+             ON st.person_id = tp.tpid AND st.term = p.term AND st.at_risk"""
+    ).df()
+    n_ours = con.execute(
+        f"SELECT term, count(*) FROM read_parquet('{preds}') "
+        "WHERE model = 'gradient_boosting' GROUP BY term"
+    ).fetchall()
+    con.close()
+    n_ours = dict(n_ours)
+    out: dict = {}
+    for term, g in df.groupby("term", sort=True):
+        main = g[g["model"] == "gradient_boosting"]
+        y = main["dropped"].to_numpy()
+        cap = main[main["listed"]].groupby("county_code").size().to_dict()
+        true_list = M.listed(main, main["p_true"].to_numpy(), "county_code", cap, "person_id")
+        ours_p = M.list_metrics(y, main["listed"].to_numpy())["precision_at_list"]
+        true_p = M.list_metrics(y, true_list)["precision_at_list"]
+        auc_ours = M.auc(y, main["score"].to_numpy())
+        auc_true = M.auc(y, main["p_true"].to_numpy())
+        out[str(term)] = {
+            "pupils_scored": int(n_ours.get(term, 0)),
+            "pupils_matched": len(main),
+            "true_dropouts": int(y.sum()),
+            "our_label_dropouts": int(main["dropout"].sum()),
+            "roc_auc": round(auc_ours, 4),
+            "roc_auc_true_probability": round(auc_true, 4),
+            "roc_auc_ratio": round(auc_ours / auc_true, 4),
+            "precision_at_list": round(ours_p, 4),
+            "precision_at_list_true_probability": round(true_p, 4),
+            "precision_ratio": round(ours_p / true_p, 4) if true_p else None,
+            "ece": round(M.ece(y, main["score"].to_numpy()), 5),
+            "baselines_roc_auc": {
+                m: round(M.auc(b["dropped"].to_numpy(), b["score"].to_numpy()), 4)
+                for m, b in g.groupby("model")
+                if m != "gradient_boosting"
+            },
+        }
     return out

@@ -139,8 +139,8 @@ def load_base_tables(con, interim: Path, index: Path) -> None:
     * ``xj`` and ``hk``: the registry's and the household check's rows with their person;
     * ``reg``: one row per person and registry term (the snapshot two weeks into the term):
       status, study mode, grade, school, county, entry year;
-    * ``am``: one row per person and attendance month: days required, present, on leave,
-      unexcused, and the school;
+    * ``am``: one row per person and attendance month: days required, present, on leave
+      (``leave``, of which ``sick`` and ``pers``onal), unexcused (``unx``), and the school;
     * ``disabled``: the persons holding a disability certificate;
     * ``schools``: the roster (school code, name, county, township);
     * ``ledger``: the persuasion ledger's cases (劝返复学台账) by person, if there is one;
@@ -192,13 +192,14 @@ def load_base_tables(con, interim: Path, index: Path) -> None:
         attendance = t.joined(
             "attendance",
             "x.month, x.school_code, x.days_required, x.days_present, "
-            "coalesce(x.sick_leave, 0) + coalesce(x.personal_leave, 0) AS leave, x.unexcused",
+            "coalesce(x.sick_leave, 0) AS sick, coalesce(x.personal_leave, 0) AS pers, "
+            "x.unexcused",
         )
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE am_rows AS
             SELECT person_id, month, school_code, days_required::INTEGER AS req,
-                   days_present::INTEGER AS pres, leave::INTEGER AS leave,
-                   unexcused::INTEGER AS unx
+                   days_present::INTEGER AS pres, (sick + pers)::INTEGER AS leave,
+                   unexcused::INTEGER AS unx, sick::INTEGER AS sick, pers::INTEGER AS pers
             FROM ({attendance}) WHERE month IS NOT NULL"""
         )
         # A pupil has one row a month, unless two schools both sent one (a transfer in
@@ -213,14 +214,15 @@ def load_base_tables(con, interim: Path, index: Path) -> None:
             else """CREATE OR REPLACE TABLE am AS
             SELECT person_id, month, arg_max(school_code, req) AS school_code,
                    sum(req)::INTEGER AS req, sum(pres)::INTEGER AS pres,
-                   sum(leave)::INTEGER AS leave, sum(unx)::INTEGER AS unx
+                   sum(leave)::INTEGER AS leave, sum(unx)::INTEGER AS unx,
+                   sum(sick)::INTEGER AS sick, sum(pers)::INTEGER AS pers
             FROM am_rows GROUP BY person_id, month"""
         )
         con.execute("DROP TABLE am_rows")
     else:
         con.execute(
             "CREATE OR REPLACE TABLE am (person_id VARCHAR, month DATE, school_code VARCHAR, "
-            "req INTEGER, pres INTEGER, leave INTEGER, unx INTEGER)"
+            "req INTEGER, pres INTEGER, leave INTEGER, unx INTEGER, sick INTEGER, pers INTEGER)"
         )
     if t.has("persuasion"):
         ledger = t.joined(

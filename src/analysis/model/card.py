@@ -1,0 +1,204 @@
+"""The model card (模型说明): what the model is for, on what data it was fit, how well it
+ranks and how well its probabilities hold against the baselines, whom its list misses, and
+what the score must not be used for. One for the prefecture and one per county (the
+county's own list figures; no child of another county)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.model.train import Validation
+
+MODEL_NAMES = {
+    "gradient_boosting": "梯度提升模型（本模型）",
+    "logistic_regression": "逻辑回归",
+    "abc_rule": "ABC预警规则（缺勤/行为/学业）",
+    "prior_absence": "仅上学期无故缺勤天数",
+    "school_rate": "学校历史辍学率",
+    "county_rate": "县历史辍学率",
+}
+METRIC_NAMES = {
+    "roc_auc": "ROC-AUC",
+    "pr_auc": "PR-AUC",
+    "precision_at_list": "名单精确率",
+    "recall_at_list": "名单召回率",
+    "brier": "Brier分数",
+    "ece": "期望校准误差",
+}
+GROUP_NAMES = {
+    "sex": "性别",
+    "ethnicity": "民族",
+    "poverty": "贫困状况",
+    "disability_group": "残疾",
+    "migrant_group": "随迁",
+    "county_code": "县（市、区）",
+}
+
+
+def _fmt(v: float, metric: str) -> str:
+    if pd.isna(v):
+        return "—"
+    return f"{v:.4f}" if metric in ("brier", "ece", "pr_auc") else f"{v:.3f}"
+
+
+def _table(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def model_card(summary: dict, val: Validation, county: str | None = None) -> str:
+    """The card as Markdown, in Chinese (for ``county``: that county's card)."""
+    m = pd.DataFrame(summary["metrics"])
+    last = summary["last_test_term"]
+    lm = m[m["term"] == last]
+    rows = []
+    for name in MODEL_NAMES:
+        sub = lm[lm["model"] == name].set_index("metric")
+        if sub.empty:
+            continue
+        row = {"模型": MODEL_NAMES[name]}
+        for k, label in METRIC_NAMES.items():
+            if k in sub.index:
+                r = sub.loc[k]
+                row[label] = f"{_fmt(r.estimate, k)} [{_fmt(r.lo, k)}, {_fmt(r.hi, k)}]"
+            else:
+                row[label] = "—"
+        rows.append(row)
+    by_term = (
+        m[m["metric"] == "roc_auc"]
+        .pivot_table(index="model", columns="term", values="estimate")
+        .reindex([n for n in MODEL_NAMES if n in set(m["model"])])
+        .rename(index=MODEL_NAMES)
+        .map(lambda v: f"{v:.3f}")
+        .reset_index()
+        .rename(columns={"model": "模型"})
+    )
+    cal = pd.DataFrame(summary["calibration"])
+    cal = cal[cal["term"] == last][["decile", "n", "predicted", "observed"]].copy()
+    cal.columns = ["十分位", "人数", "预测辍学率", "实际辍学率"]
+    cal["预测辍学率"] = cal["预测辍学率"].map("{:.4%}".format)
+    cal["实际辍学率"] = cal["实际辍学率"].map("{:.4%}".format)
+    cal["人数"] = cal["人数"].map("{:.0f}".format)
+    bias = pd.DataFrame(summary["bias"])
+    terms = summary["terms"]
+    mdl = summary["model"]
+    title = "辍学风险模型说明" + (f"（{county}）" if county else "（全市）")
+    out = [
+        f"# {title}",
+        "",
+        "## 用途",
+        "",
+        f"- 用于：在每学期开学时，按辍学风险为各县（市、区）排出红名单（{summary['listed_term']}学期），"
+        "供学校和乡镇安排结对包保、家访和帮扶；名单须由班主任和包保干部核实后使用。",
+        "- 不得用于：处分、劝退、分班、升学、评优评先；不得向学生、同学或其他家长公开分数；"
+        "不得据此对学生个人作出任何自动决定；不得用来考核教师或学校（分数反映生源，不反映工作好坏）。",
+        "- 分数是风险的估计，不是事实：名单外的学生同样需要关注，名单上的学生多数并不会辍学。",
+        "",
+        "## 数据与期间",
+        "",
+        f"- 有标签的学期：{'、'.join(summary['labelled_terms'])}；"
+        f"每学期在册学生与辍学人数："
+        + "；".join(f"{t} {v['pupils']}人/{v['dropouts']}人" for t, v in terms.items())
+        + "。",
+        "- 标签：学期内出现无故缺勤辍学（第二比对名单中的疑似辍学或辍学），由考勤月报判定。",
+        "- 特征：只用开学前已有的记录（考勤、学籍、劝返台账、贫困户、残疾证），"
+        "2020年春季停课期间无考勤记录，不计为缺勤。一年级新生和外地转入学生无历史记录，不评分。",
+        f"- 模型：梯度提升（LightGBM），训练学期 {'、'.join(mdl['trained_on'])}，"
+        f"在 {'、'.join(mdl['calibrated_on'])} 上校准；训练数据指纹 `{mdl['fingerprint'][:16]}`。",
+        "",
+        f"## 时间验证（{'、'.join(summary['test_terms'])}，每学期只用此前的学期训练）",
+        "",
+        f"最后一个检验学期 {last} 的结果，方括号内为95%自助法置信区间；"
+        "名单精确率和召回率按各县的实际名单容量计算，同分者按学生编号排序（固定且不偏向任何人）。",
+        "",
+        _table(pd.DataFrame(rows)),
+        "",
+        "各检验学期的ROC-AUC：",
+        "",
+        _table(by_term),
+        "",
+        f"## 校准（{last}）",
+        "",
+        _table(cal),
+        "",
+    ]
+    if county:
+        pr = val.predictions
+        p = pr[(pr["model"] == val.main) & (pr["term"] == last) & (pr["county_code"] == county)]
+        hits = int((p["listed"] & (p["dropout"] == 1)).sum())
+        lst, pos = int(p["listed"].sum()), int((p["dropout"] == 1).sum())
+        li = summary["lists"].get(county, {})
+        out += [
+            "## 本县名单",
+            "",
+            f"- 名单容量：{summary['capacity'].get(county, 0)}人；本学期红名单{li.get('red', 0)}人"
+            f"（新进{li.get('new', 0)}人，保留{li.get('stayed', 0)}人），移出{li.get('left', 0)}人，"
+            f"白名单共{li.get('white', 0)}人。",
+            f"- {last}学期检验：名单{lst}人中{hits}人辍学，全县辍学{pos}人"
+            + (f"，召回率{hits / pos:.1%}" if pos else "")
+            + "。",
+            "",
+        ]
+    out += [
+        f"## 公平性审计（{last}，实际名单容量）",
+        "",
+        "各组的漏报率（FNR）、误报率（FDR）和精确率，以及与参照组（人数最多的组）之比；"
+        "比值在0.8–1.25以外的标为“超出”。小组人数少时比值波动大，请结合人数阅读。",
+        "",
+    ]
+    if not bias.empty:
+        b = bias.copy()
+        if county:
+            b = b[(b["group"] != "county_code") | (b["level"] == county)]
+        b["组别"] = b["group"].map(GROUP_NAMES).fillna(b["group"])
+        b = b[
+            [
+                "组别",
+                "level",
+                "n",
+                "positives",
+                "listed",
+                "hits",
+                "fnr",
+                "fdr",
+                "precision",
+                "fnr_ratio",
+                "fdr_ratio",
+                "precision_ratio",
+                "outside",
+            ]
+        ]
+        for c in ("fnr", "fdr", "precision", "fnr_ratio", "fdr_ratio", "precision_ratio"):
+            b[c] = b[c].map(lambda v: "—" if pd.isna(v) else f"{v:.2f}")
+        b["outside"] = b["outside"].map({True: "超出", False: ""})
+        b.columns = [
+            "组别",
+            "组",
+            "人数",
+            "辍学",
+            "上名单",
+            "命中",
+            "漏报率",
+            "误报率",
+            "精确率",
+            "漏报率比",
+            "误报率比",
+            "精确率比",
+            "0.8–1.25",
+        ]
+        out += [_table(b), ""]
+    out += [
+        "## 局限",
+        "",
+        "- 辍学率逐年下降，每学期辍学人数少（百人左右），指标的置信区间较宽。",
+        "- 标签来自考勤月报：月报只有合计天数，短暂缺勤可能看不出；"
+        "县和学校记录考勤的质量不同，会影响该县的分数。",
+        "- 理由是模型中各特征的贡献（精确可加分解），说明“为什么排在前面”，不是辍学的原因；"
+        "采取措施前须家访核实。",
+        "- 模型学到的是过去的做法下谁辍学；结对包保等措施本身会降低名单上学生的辍学率，"
+        "不应因此认为模型不准。",
+        "",
+    ]
+    return "\n".join(out)
