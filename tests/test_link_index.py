@@ -18,15 +18,6 @@ from analysis.link.stage import link, salt_for
 ON = ["source_file", "source_sheet", "source_row"]
 
 
-@pytest.fixture(scope="module")
-def linked(small_data, tmp_path_factory):
-    truth_dir, _ = small_data
-    data = tmp_path_factory.mktemp("linked") / "data"
-    clean(truth_dir / "raw", data / "interim")
-    manifest = link(data)
-    return data, truth_dir / "truth", manifest
-
-
 def _truth(con, truth) -> None:
     con.execute(
         f"""CREATE OR REPLACE TABLE truth_rows AS

@@ -87,6 +87,8 @@ FEATURES: dict[str, str] = {
     "school_unx_rate": "本校上学期无故缺勤率",
     "county_out_rate": "本县近一年整月缺勤学生比例",
     "autonomous_county": "民族自治县",
+    "video_check": "本县已实行到校视频核查",
+    "boarding_subsidy": "享受提标后的建档立卡寄宿生补助",
 }
 
 #: The weight of a month in the "recent" rates falls by this factor per school month back
@@ -143,7 +145,8 @@ def load_model_tables(
     * ``house``: each person's household (the household check's number);
     * ``povtype``: the persons of low-income (低保) poverty households;
     * ``drops``: the runs of list 2 (辍学 and 疑似辍学) with their first month out of school;
-    * ``ledger`` (empty if there is none).
+    * ``ledger`` (empty if there is none);
+    * ``policy``: the county measures in force (视频核查, 寄宿生补助提标) with their start.
     """
     t = _Tables(Path(interim), Path(index))
     registry = t.joined(
@@ -188,6 +191,18 @@ def load_model_tables(
         con.execute(
             "CREATE TABLE ledger (person_id VARCHAR, detected DATE, return_date DATE, "
             "outcome VARCHAR)"
+        )
+    if t.has("policies"):
+        con.execute(
+            f"""CREATE OR REPLACE TABLE policy AS
+            SELECT DISTINCT s.county_code, p.policy, p.adopted
+            FROM {t.ref("policies")} p
+            JOIN (SELECT DISTINCT county, county_code FROM schools) s ON s.county = p.county
+            WHERE p.adopted IS NOT NULL"""
+        )
+    else:
+        con.execute(
+            "CREATE OR REPLACE TABLE policy (county_code VARCHAR, policy VARCHAR, adopted DATE)"
         )
     out = _out_month_sql(rules)
     con.execute(
@@ -390,6 +405,13 @@ def features_as_of(con, label: str) -> pd.DataFrame:
            coalesce(cc.county_out_rate, 0) AS county_out_rate,
            coalesce((SELECT any_value(k.county LIKE '%自治%') FROM schools k
                      WHERE k.school_code = p.school_code), false)::INTEGER AS autonomous_county,
+           (p.county_code IN (SELECT county_code FROM policy
+                              WHERE policy LIKE '%视频%' AND adopted <= {s}))::INTEGER
+             AS video_check,
+           (p.county_code IN (SELECT county_code FROM policy
+                              WHERE policy LIKE '%寄宿%' AND adopted <= {s})
+            AND coalesce(attr.boarding, false) AND pov.registered_year IS NOT NULL
+            AND coalesce(pov.lifted_year > {year}, true))::INTEGER AS boarding_subsidy,
            CASE WHEN {_lit(term.last_month)} <= (SELECT max(month) FROM am)
                 THEN (p.person_id IN (SELECT person_id FROM lab))::INTEGER END AS dropout,
            CASE who.sex WHEN '男' THEN '男' WHEN '女' THEN '女' ELSE '不详' END AS sex,

@@ -125,34 +125,45 @@ def all_metrics(
 
 class _Prepared:
     """One score's sort work, done once for all bootstrap replicates: the index of each
-    row's distinct value (ascending and descending), its decile, the list."""
+    row's distinct value, its decile, the list; the positives apart (they are few, so the
+    per-value sums over them are cheap)."""
 
     def __init__(self, y: np.ndarray, s: np.ndarray, on_list: np.ndarray, prob: bool):
-        self.y, self.s, self.on_list, self.prob = y, s, on_list, prob
+        self.y, self.s, self.prob = y, s, prob
         u, self.inv = np.unique(s, return_inverse=True)
         self.nu = len(u)
         order = np.argsort(s, kind="stable")
         self.decile = np.empty(len(s), int)
         self.decile[order] = np.arange(len(s)) * 10 // max(len(s), 1)
-        self.pos = y == 1
+        self.pos_idx = np.flatnonzero(y == 1)
+        self.inv_pos = self.inv[self.pos_idx]
+        self.dec_pos = self.decile[self.pos_idx]
+        self.f_list = on_list.astype(float)
+        self.hit_pos = on_list[self.pos_idx].astype(float)
+        self.s2 = s * s
 
     def metrics(self, w: np.ndarray) -> dict:
-        pos = np.bincount(self.inv, w * self.pos, self.nu)
+        wp = w[self.pos_idx]
+        pos = np.bincount(self.inv_pos, wp, self.nu)
         tot = np.bincount(self.inv, w, self.nu)
         neg = tot - pos
         P, N = pos.sum(), neg.sum()
         below = np.cumsum(neg) - neg
-        out = {"roc_auc": float((pos * (below + 0.5 * neg)).sum() / (P * N)) if P and N else np.nan}
+        out = {"roc_auc": float(pos @ (below + 0.5 * neg) / (P * N)) if P and N else np.nan}
         pr, tr = pos[::-1], tot[::-1]  # highest score first
         prec = np.cumsum(pr) / np.maximum(np.cumsum(tr), 1e-12)
-        out["pr_auc"] = float((pr / P * prec).sum()) if P else np.nan
-        out.update(list_metrics(self.y, self.on_list, w))
+        out["pr_auc"] = float(pr @ prec / P) if P else np.nan
+        hits, n_list = float(wp @ self.hit_pos), float(w @ self.f_list)
+        out["precision_at_list"] = hits / n_list if n_list else np.nan
+        out["recall_at_list"] = hits / P if P else np.nan
         if self.prob:
-            out["brier"] = float(np.sum(w * (self.s - self.y) ** 2) / w.sum())
-            sw = np.bincount(self.decile, w, 10)
+            W = w.sum()
+            # sum w (s - y)^2 = sum w s^2 - 2 sum_pos w s + sum_pos w  (y is 0/1)
+            sp = self.s[self.pos_idx]
+            out["brier"] = float((w @ self.s2 - 2 * (wp @ sp) + wp.sum()) / W)
             pp = np.bincount(self.decile, w * self.s, 10)
-            oo = np.bincount(self.decile, w * self.y, 10)
-            out["ece"] = float(np.abs(pp - oo).sum() / sw.sum())
+            oo = np.bincount(self.dec_pos, wp, 10)
+            out["ece"] = float(np.abs(pp - oo).sum() / W)
         return out
 
 

@@ -87,15 +87,18 @@ def capacity_of(con, counties: list[str], pupils: dict) -> dict:
     """Each county's list size: the number on its latest red-list ledger (红名单排查) if it
     keeps one, else :data:`DEFAULT_CAPACITY_SHARE` of its pupils."""
     cap = {c: max(1, round(DEFAULT_CAPACITY_SHARE * pupils.get(c, 0))) for c in counties}
-    try:
+    has_ledger = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'redlist'"
+    ).fetchall()[0][0]
+    rows = []
+    if has_ledger:
         rows = con.execute(
-            "SELECT county, n FROM (SELECT regexp_extract(source_file, '(^|/)(\\d{6})_', 2) "
-            "AS county, term, count(*) FILTER (WHERE red_list = '是') AS n, "
-            "row_number() OVER (PARTITION BY county ORDER BY term DESC) AS k "
-            "FROM redlist GROUP BY ALL) WHERE k = 1"
+            """WITH c AS (
+                SELECT regexp_extract(source_file, '(^|/)(\\d{6})_', 2) AS county, term,
+                       count(*) FILTER (WHERE red_list = '是') AS n
+                FROM redlist GROUP BY ALL)
+            SELECT county, arg_max(n, term) FROM c GROUP BY county"""
         ).fetchall()
-    except Exception:  # no ledger table
-        rows = []
     for county, n in rows:
         if county in cap and n:
             cap[county] = int(n)
