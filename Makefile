@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/analysis run --scale yuxi --seed 2020
 	$(BIN)/python benchmarks/bench_clean.py --data-dir data
 	$(BIN)/python benchmarks/bench_link.py --data-dir data
+	$(BIN)/python benchmarks/bench_model.py --data-dir data
 
 clean-data:
 	rm -rf data/raw data/truth data/interim data/processed
