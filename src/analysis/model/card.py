@@ -84,7 +84,8 @@ def model_card(summary: dict, val: Validation, county: str | None = None) -> str
     bias = pd.DataFrame(summary["bias"])
     terms = summary["terms"]
     mdl = summary["model"]
-    title = "辍学风险模型说明" + (f"（{county}）" if county else "（全市）")
+    name = summary.get("county_names", {}).get(county, county) if county else "全市"
+    title = f"辍学风险模型说明（{name}）"
     out = [
         f"# {title}",
         "",
@@ -99,8 +100,12 @@ def model_card(summary: dict, val: Validation, county: str | None = None) -> str
         "## 数据与期间",
         "",
         f"- 有标签的学期：{'、'.join(summary['labelled_terms'])}；"
-        f"每学期在册学生与辍学人数："
-        + "；".join(f"{t} {v['pupils']}人/{v['dropouts']}人" for t, v in terms.items())
+        "全市每学期评分学生与辍学人数："
+        + "；".join(
+            f"{t} {v['pupils']}人/"
+            + ("尚无结果" if v["dropouts"] is None else f"{v['dropouts']}人")
+            for t, v in terms.items()
+        )
         + "。",
         "- 标签：学期内出现无故缺勤辍学（第二比对名单中的疑似辍学或辍学），由考勤月报判定。",
         "- 特征：只用开学前已有的记录（考勤、学籍、劝返台账、贫困户、残疾证），"

@@ -219,6 +219,9 @@ def model(
         white = white.merge(who, on="person_id", how="left")
         white = white[[*cols, "risk", "change", "reasons"]]
         summary = _summary(val, final, ft, cap, latest, red, white)
+        summary["county_names"] = dict(
+            con.execute("SELECT DISTINCT county_code, county FROM schools").fetchall()
+        )
         summary["input_fingerprint"] = key
         (tmp / "model.json").write_text(
             json.dumps(summary, ensure_ascii=False, indent=1, default=_plain), encoding="utf-8"
@@ -259,7 +262,9 @@ def _summary(
 ) -> dict:
     m = val.metrics
     last = m["term"].max()
-    by_term = ft.groupby("term").agg(pupils=("person_id", "size"), dropouts=("dropout", "sum"))
+    by_term = ft.groupby("term").agg(
+        pupils=("person_id", "size"), dropouts=("dropout", "sum"), labelled=("dropout", "count")
+    )
     labelled = ft[ft["dropout"].notna()]
     return {
         "terms": {
