@@ -267,6 +267,18 @@ def _scores(ours: int, truth: int, hits_ours: int, hits_truth: int) -> dict:
     }
 
 
+def _true_persons(con, processed: Path, truth: Path) -> None:
+    """Table ``tp``: each of our persons and the true child most of its rows are about."""
+    con.execute(
+        f"""CREATE TABLE tp AS
+        SELECT i.person_id, mode(t.person_id ORDER BY t.person_id) AS tpid
+        FROM read_parquet('{processed / "person_index.parquet"}') i
+        JOIN read_parquet('{truth / "rows.parquet"}') t ON t.file = i.source_file
+             AND coalesce(t.sheet, '') = i.source_sheet AND t.row = i.source_row
+        WHERE coalesce(t.person_id, '') <> '' GROUP BY i.person_id"""
+    )
+
+
 def validate_checks(
     data_dir: Path, dropout_days: int | None = None, truth_dir: Path | None = None
 ) -> dict:
@@ -301,14 +313,7 @@ def validate_checks(
     d = Rules().dropout_days if dropout_days is None else dropout_days
     s = Rules().suspected_days
     con = connect("4GB")
-    con.execute(
-        f"""CREATE TABLE tp AS
-        SELECT i.person_id, mode(t.person_id ORDER BY t.person_id) AS tpid
-        FROM read_parquet('{processed / "person_index.parquet"}') i
-        JOIN read_parquet('{truth / "rows.parquet"}') t ON t.file = i.source_file
-             AND coalesce(t.sheet, '') = i.source_sheet AND t.row = i.source_row
-        WHERE coalesce(t.person_id, '') <> '' GROUP BY i.person_id"""
-    )
+    _true_persons(con, processed, truth)
     con.execute(
         f"""CREATE TABLE kids AS SELECT * FROM read_parquet('{truth / "persons.parquet"}')
         WHERE kind = 'child'"""
@@ -466,14 +471,7 @@ def validate_model(data_dir: Path, truth_dir: Path | None = None) -> dict:
     processed = data_dir / "processed"
     preds = processed / "model" / "validation" / "predictions.parquet"
     con = connect("4GB")
-    con.execute(
-        f"""CREATE TABLE tp AS
-        SELECT i.person_id, mode(t.person_id ORDER BY t.person_id) AS tpid
-        FROM read_parquet('{processed / "person_index.parquet"}') i
-        JOIN read_parquet('{truth / "rows.parquet"}') t ON t.file = i.source_file
-             AND coalesce(t.sheet, '') = i.source_sheet AND t.row = i.source_row
-        WHERE coalesce(t.person_id, '') <> '' GROUP BY i.person_id"""
-    )
+    _true_persons(con, processed, truth)
     df = con.execute(
         f"""SELECT p.*, st.p_true, st.dropped::INTEGER AS dropped
         FROM read_parquet('{preds}') p JOIN tp USING (person_id)
