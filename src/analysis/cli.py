@@ -440,21 +440,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             console.print(t)
     if "model" in result:
         t = Table(title="Risk model against the truth (held-out terms)", title_justify="left")
-        for c in (
-            "term",
-            "dropouts",
-            "AUC",
-            "AUC of p_true",
-            "ratio",
-            "prec@list",
-            "of p_true",
-            "ratio",
-            "ECE",
-            "best baseline AUC",
-        ):
+        for c in ("term", "dropouts", "AUC", "p_true", "ratio", "prec@list", "p_true", "ratio"):
             t.add_column(c, justify="left" if c == "term" else "right")
         for term, v in result["model"].items():
-            best = max(v["baselines_roc_auc"].items(), key=lambda kv: kv[1], default=("", 0))
             t.add_row(
                 term,
                 str(v["true_dropouts"]),
@@ -463,11 +451,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 f"{v['roc_auc_ratio']:.3f}",
                 f"{v['precision_at_list']:.4f}",
                 f"{v['precision_at_list_true_probability']:.4f}",
-                "" if v["precision_ratio"] is None else f"{v['precision_ratio']:.3f}",
-                f"{v['ece']:.5f}",
-                f"{best[1]:.3f} {best[0]}",
+                "" if v["precision_ratio"] is None else f"{v['precision_ratio']:.2f}",
             )
         console.print(t)
+        last = result["model"][max(result["model"])]
+        console.print(
+            "[dim]p_true: the true probabilities, the best any model could do. Last term: "
+            f"ECE {last['ece']:.4f}; baselines' AUC "
+            + ", ".join(f"{k} {v:.3f}" for k, v in sorted(last["baselines_roc_auc"].items()))
+            + "[/]"
+        )
         console.print(
             "[dim]targets on the last term: AUC ratio ≥ 0.97, precision ratio ≥ 0.90, ECE ≤ 0.01[/]"
         )
