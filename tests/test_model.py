@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from analysis.link.checks import load_base_tables
 from analysis.link.linker import connect
@@ -206,6 +206,8 @@ def test_auc_and_average_precision_agree_with_scikit_learn_with_ties(rows):
     s = np.array([r[1] for r in rows], float)
     assert M.auc(y, s) == pytest.approx(roc_auc_score(y, s))
     assert M.average_precision(y, s) == pytest.approx(average_precision_score(y, s))
+    p = s / 6
+    assert M.all_metrics(y, p)["brier"] == pytest.approx(brier_score_loss(y, p))
     w = np.ones(len(y))
     prep = M._Prepared(y, s, s > 3, True)
     assert prep.metrics(w)["roc_auc"] == pytest.approx(roc_auc_score(y, s))

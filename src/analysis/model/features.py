@@ -95,8 +95,6 @@ FEATURES: dict[str, str] = {
 #: (a pupil's engagement carries over from month to month with about this persistence).
 DECAY = 0.85
 
-#: Columns of the feature table besides the features.
-KEYS = ["person_id", "term", "as_of", "county_code", "school_code", "grade_prev"]
 GROUPS = ["sex", "ethnicity", "poverty", "disability_group", "migrant_group", "county_code"]
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.model.features import FEATURES
-from analysis.model.metrics import listed
+from analysis.model.metrics import listed, rank_within
 from analysis.model.train import RiskModel
 
 #: Features shown with a county percentile (measured quantities; higher is worse).
@@ -124,12 +124,10 @@ def county_lists(
     term to list, with ``risk``), given the previous red lists (``person_id``,
     ``county_code``) for the change. Returns (red, white), both sorted by county and rank."""
     scored = scored.reset_index(drop=True)
-    on = listed(scored, "risk", "county_code", capacity, "person_id")
-    order = np.lexsort((scored["person_id"].to_numpy(), -scored["risk"].to_numpy()))
-    rank = np.empty(len(scored), int)
-    g = scored["county_code"].fillna("").to_numpy()[order]
-    rank[order] = pd.Series(np.ones(len(order), int)).groupby(g).cumsum().to_numpy()
-    scored = scored.assign(rank_in_county=rank, red=on)
+    scored = scored.assign(
+        rank_in_county=rank_within(scored, "risk", "county_code", "person_id"),
+        red=listed(scored, "risk", "county_code", capacity, "person_id"),
+    )
     prev = set() if previous_red is None else set(previous_red["person_id"])
     reds = []
     for _county, rows in scored.groupby("county_code", sort=True):

@@ -18,20 +18,28 @@ import numpy as np
 import pandas as pd
 
 
+def rank_within(
+    frame: pd.DataFrame, score: str | np.ndarray, group: str, tiebreak: str
+) -> np.ndarray:
+    """Each row's rank (1 = highest score) within its group; ties ordered by ``tiebreak``
+    ascending."""
+    s = frame[score].to_numpy() if isinstance(score, str) else np.asarray(score)
+    order = np.lexsort((frame[tiebreak].to_numpy(), -s))
+    g = frame[group].fillna("").to_numpy()[order]
+    rank = np.empty(len(s), int)
+    rank[order] = pd.Series(np.ones(len(order), int)).groupby(g).cumsum().to_numpy()
+    return rank
+
+
 def listed(
     frame: pd.DataFrame, score: str | np.ndarray, group: str, capacity: dict, tiebreak: str
 ) -> np.ndarray:
     """A boolean array: the row is on its group's list (the ``capacity[group]`` highest
     scores; ties ordered by ``tiebreak`` ascending). Groups missing from ``capacity`` list
     nobody."""
-    s = frame[score].to_numpy() if isinstance(score, str) else np.asarray(score)
-    order = np.lexsort((frame[tiebreak].to_numpy(), -s))
-    g = frame[group].fillna("").to_numpy()[order]
-    rank = pd.Series(np.ones(len(order), int)).groupby(g).cumsum().to_numpy()
-    cap = np.array([capacity.get(x, 0) for x in g])
-    out = np.zeros(len(s), bool)
-    out[order] = rank <= cap
-    return out
+    rank = rank_within(frame, score, group, tiebreak)
+    cap = np.array([capacity.get(x, 0) for x in frame[group].fillna("").to_numpy()])
+    return rank <= cap
 
 
 def _w(y: np.ndarray, w: np.ndarray | None) -> np.ndarray:
@@ -40,33 +48,12 @@ def _w(y: np.ndarray, w: np.ndarray | None) -> np.ndarray:
 
 def auc(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> float:
     """ROC-AUC (ties count one half), with row weights."""
-    w = _w(y, w)
-    u, inv = np.unique(s, return_inverse=True)
-    pos = np.bincount(inv, w * (y == 1), len(u))
-    neg = np.bincount(inv, w * (y == 0), len(u))
-    P, N = pos.sum(), neg.sum()
-    if P == 0 or N == 0:
-        return float("nan")
-    below = np.cumsum(neg) - neg
-    return float((pos * (below + 0.5 * neg)).sum() / (P * N))
+    return all_metrics(y, s, None, w, probabilistic=False)["roc_auc"]
 
 
 def average_precision(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> float:
     """PR-AUC as average precision (each distinct score one threshold, as scikit-learn)."""
-    w = _w(y, w)
-    u, inv = np.unique(-s, return_inverse=True)  # highest score first
-    pos = np.bincount(inv, w * (y == 1), len(u))
-    tot = np.bincount(inv, w, len(u))
-    P = pos.sum()
-    if P == 0:
-        return float("nan")
-    prec = np.cumsum(pos) / np.maximum(np.cumsum(tot), 1e-12)
-    return float((pos / P * prec).sum())
-
-
-def brier(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
-    w = _w(y, w)
-    return float(np.sum(w * (p - y) ** 2) / w.sum())
+    return all_metrics(y, s, None, w, probabilistic=False)["pr_auc"]
 
 
 def calibration_table(
@@ -88,39 +75,30 @@ def calibration_table(
     )
 
 
-def ece(y: np.ndarray, p: np.ndarray, bins: int = 10, w: np.ndarray | None = None) -> float:
+def ece(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
     """Expected calibration error: the weighted mean of |predicted - observed| over the
     deciles of the prediction, in probability units."""
-    t = calibration_table(y, p, bins, w)
-    return float((t["n"] * (t["predicted"] - t["observed"]).abs()).sum() / t["n"].sum())
+    return all_metrics(y, p, None, w)["ece"]
 
 
-def list_metrics(y: np.ndarray, on_list: np.ndarray, w: np.ndarray | None = None) -> dict:
+def list_metrics(y: np.ndarray, on_list: np.ndarray) -> dict:
     """Precision and recall of a list (which rows are on it) against the label."""
-    w = _w(y, w)
-    hits = float(np.sum(w * (on_list & (y == 1))))
-    n_list = float(np.sum(w * on_list))
-    n_pos = float(np.sum(w * (y == 1)))
-    return {
-        "precision_at_list": hits / n_list if n_list else float("nan"),
-        "recall_at_list": hits / n_pos if n_pos else float("nan"),
-    }
+    m = all_metrics(y, np.zeros(len(y)), on_list, probabilistic=False)
+    return {k: m[k] for k in ("precision_at_list", "recall_at_list")}
 
 
 def all_metrics(
     y: np.ndarray,
     s: np.ndarray,
-    on_list: np.ndarray,
+    on_list: np.ndarray | None = None,
     w: np.ndarray | None = None,
     probabilistic: bool = True,
 ) -> dict:
-    """Every metric of one score; Brier and ECE only for a probability."""
-    out = {"roc_auc": auc(y, s, w), "pr_auc": average_precision(y, s, w)}
-    out.update(list_metrics(y, on_list, w))
-    if probabilistic:
-        out["brier"] = brier(y, s, w)
-        out["ece"] = ece(y, s, 10, w)
-    return out
+    """Every metric of one score: ROC-AUC, PR-AUC, precision and recall of the list
+    (``on_list``; none if not given), and for a probability the Brier score and ECE."""
+    y = np.asarray(y)
+    on_list = np.zeros(len(y), bool) if on_list is None else np.asarray(on_list, bool)
+    return _Prepared(y, np.asarray(s, float), on_list, probabilistic).metrics(_w(y, w))
 
 
 class _Prepared:
