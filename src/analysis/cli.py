@@ -688,8 +688,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument(
         "--capacity",
-        help="list size per county, e.g. 530402=320,530403=110 (default: each county's latest "
-        "red-list ledger, or 0.6 %% of its pupils)",
+        help="list size per county, e.g. 530402=320,530403=110 (counties not named: their latest "
+        "red-list ledger, or 0.6 %% of their pupils)",
     )
     m.add_argument(
         "--test-terms", type=int, default=4, help="terms held out, one origin each (default 4)"

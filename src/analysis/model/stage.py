@@ -176,7 +176,8 @@ def model(
         now = ft[ft["term"] == latest]
         pupils = now["county_code"].value_counts().to_dict()
         counties = sorted(c for c in ft["county_code"].dropna().unique())
-        cap = dict(capacity) if capacity else capacity_of(con, counties, pupils)
+        # Counties not given a list size keep their ledger's (or the default share).
+        cap = capacity_of(con, counties, pupils) | dict(capacity or {})
         val = rolling_validation(
             ft,
             features,
