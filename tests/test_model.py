@@ -148,6 +148,13 @@ def test_the_validation_compares_the_model_with_every_baseline_out_of_time(model
     trained = result.summary["model"]["trained_on"]
     assert max(trained) < max(result.summary["labelled_terms"])
     assert set(result.validation.bias["group"]) >= {"sex", "ethnicity", "poverty"}
+    # The paired difference is the main model's metric minus the baseline's.
+    auc = m[m["metric"] == "roc_auc"].set_index(["term", "model"])
+    main = auc.xs("gradient_boosting", level="model")["estimate"]
+    other = auc.drop(index="gradient_boosting", level="model")
+    expect = main.reindex(other.index.get_level_values("term")).to_numpy() - other["estimate"]
+    assert np.allclose(other["diff"], expect)
+    assert auc.xs("gradient_boosting", level="model")["diff"].isna().all()
 
 
 def test_the_saved_model_scores_a_new_term_as_it_did_and_names_its_data(modelled):
@@ -193,6 +200,9 @@ def test_validate_scores_the_model_against_the_true_probabilities(modelled):
         assert term["pupils_matched"] >= 0.98 * term["pupils_scored"]
         assert 0.5 < term["roc_auc_true_probability"] <= 1
         assert set(term["baselines_roc_auc"]) >= {"logistic_regression", "abc_rule"}
+        assert 0 < term["expected_precision_ratio"] <= 1.0001  # p_true's list holds most
+    best = v[max(v)]["best_from_features"]
+    assert 0.5 < best["roc_auc"] <= 1 and 0 < best["expected_precision_ratio"] <= 1.0001
 
 
 @settings(max_examples=60, deadline=None)
@@ -211,6 +221,27 @@ def test_auc_and_average_precision_agree_with_scikit_learn_with_ties(rows):
     w = np.ones(len(y))
     prep = M._Prepared(y, s, s > 3, True)
     assert prep.metrics(w)["roc_auc"] == pytest.approx(roc_auc_score(y, s))
+
+
+def test_a_paired_difference_is_narrower_than_the_two_intervals_and_zero_for_a_copy():
+    rng = np.random.default_rng(5)
+    n = 4000
+    risk = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(4 - 1.5 * risk))).astype(int)
+    good = risk + rng.normal(0, 0.3, n)
+    worse = good + rng.normal(0, 0.4, n)  # the same signal, a little more noise
+    scores = {"good": good, "worse": worse, "copy": good.copy()}
+    lists = {k: v > np.quantile(v, 0.95) for k, v in scores.items()}
+    prob = dict.fromkeys(scores, False)
+    b = M.bootstrap(y, scores, lists, prob, n_boot=300, seed=1, reference="good")
+    b = b[b["metric"] == "roc_auc"].set_index("model")
+    assert np.isnan(b.loc["good", "diff"])
+    assert b.loc["copy", ["diff", "diff_lo", "diff_hi"]].tolist() == [0.0, 0.0, 0.0]
+    w = b.loc["worse"]
+    assert w["diff"] == pytest.approx(b.loc["good", "estimate"] - w["estimate"])
+    assert w["diff_lo"] <= w["diff"] <= w["diff_hi"]
+    # Shared noise cancels: the difference's interval is narrower than either model's.
+    assert w["diff_hi"] - w["diff_lo"] < 0.5 * (w["hi"] - w["lo"])
 
 
 def test_ties_at_the_list_cut_are_broken_by_person_id_the_same_way_every_time():

@@ -11,14 +11,23 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_on_the_small_prefecture(nb, small_data, tmp_path):
-    from analysis.clean.stage import clean
+#: Notebooks that read the model stage's output (on the linked small prefecture).
+NEEDS_MODEL = {"02_risk_model"}
 
-    data_dir, _ = small_data
-    clean(
-        data_dir / "raw", data_dir / "interim"
-    )  # the cleaning notebook reads it (no work if done)
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_on_the_small_prefecture(nb, request, tmp_path):
+    if nb.stem in NEEDS_MODEL:
+        from analysis.model.stage import model
+
+        data_dir, _, _ = request.getfixturevalue("linked")
+        model(data_dir, n_test=2, n_boot=40)  # as tests/test_model.py runs it: no work if done
+    else:
+        from analysis.clean.stage import clean
+
+        data_dir, _ = request.getfixturevalue("small_data")
+        # The cleaning notebook reads it (no work if done).
+        clean(data_dir / "raw", data_dir / "interim")
     out = tmp_path / nb.name
     pm.execute_notebook(
         str(nb),

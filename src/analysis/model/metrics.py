@@ -153,10 +153,18 @@ def bootstrap(
     n_boot: int = 500,
     seed: int = 0,
     level: float = 0.95,
+    reference: str | None = None,
 ) -> pd.DataFrame:
     """Point estimates and percentile confidence intervals of every metric of every score,
     from one shared set of Poisson bootstrap weights (so the models are compared on the
-    same replicates). One row per score and metric: ``estimate``, ``lo``, ``hi``."""
+    same replicates). One row per score and metric: ``estimate``, ``lo``, ``hi``.
+
+    With ``reference`` (one of the scores), each row also holds the paired difference
+    ``diff`` = reference's metric minus this score's, and its interval ``diff_lo``,
+    ``diff_hi`` from the same replicates (NaN on the reference's own rows). Two models
+    scored on the same pupils share most of their sampling noise: the interval of the
+    difference is the honest test of "better than", far narrower than two overlapping
+    marginal intervals suggest."""
     rng = np.random.default_rng(seed)
     y = np.asarray(y)
     prep = {
@@ -169,20 +177,27 @@ def bootstrap(
         for n, p in prep.items():
             reps[n].append(p.metrics(w))
     a = (1 - level) / 2
+
+    def interval(r: np.ndarray) -> tuple[float, float]:
+        r = r[~np.isnan(r)]
+        if not len(r):
+            return float("nan"), float("nan")
+        return float(np.quantile(r, a)), float(np.quantile(r, 1 - a))
+
     rows = []
     for n, pt in points.items():
         for k, v in pt.items():
             r = np.array([d[k] for d in reps[n]], float)
-            r = r[~np.isnan(r)]
-            rows.append(
-                {
-                    "model": n,
-                    "metric": k,
-                    "estimate": v,
-                    "lo": float(np.quantile(r, a)) if len(r) else float("nan"),
-                    "hi": float(np.quantile(r, 1 - a)) if len(r) else float("nan"),
-                }
-            )
+            lo, hi = interval(r)
+            row = {"model": n, "metric": k, "estimate": v, "lo": lo, "hi": hi}
+            if reference is not None:
+                diff = dlo = dhi = float("nan")
+                if n != reference and k in points[reference]:
+                    ref = np.array([d[k] for d in reps[reference]], float)
+                    diff = points[reference][k] - v
+                    dlo, dhi = interval(ref - r)
+                row |= {"diff": diff, "diff_lo": dlo, "diff_hi": dhi}
+            rows.append(row)
     return pd.DataFrame(rows)
 
 

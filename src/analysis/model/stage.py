@@ -4,7 +4,8 @@ and the model card, from ``data/interim/`` and ``data/processed/`` to
 
 * ``features.parquet``: the feature table of every term (one row per pupil and term);
 * ``validation/``: ``metrics.parquet`` (every test term, model and metric with its
-  bootstrap interval), ``calibration.parquet``, ``bias.parquet``, ``predictions.parquet``;
+  bootstrap interval, and the boosting model's paired difference from it),
+  ``calibration.parquet``, ``bias.parquet``, ``predictions.parquet``;
 * ``model.pkl``: the final model (fit on every labelled term, recalibrated on the last),
   with the fingerprint of its training data; :func:`score_term` scores a new term with it;
 * ``lists/<county code>/``: that county's ``red_list.parquet``, ``white_list.parquet`` and
@@ -275,7 +276,7 @@ def _summary(
         "listed_term": latest,
         "test_terms": sorted(m["term"].unique().tolist()),
         "last_test_term": last,
-        "metrics": m.to_dict(orient="records"),
+        "metrics": m.astype(object).where(m.notna(), None).to_dict(orient="records"),
         "bias": val.bias.to_dict(orient="records"),
         "calibration": val.calibration.to_dict(orient="records"),
         "capacity": cap,

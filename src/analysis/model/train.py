@@ -8,6 +8,7 @@ sorts) and group columns, so a researcher can use it on other data::
                                 group="county_code", capacity={"530402": 320, ...},
                                 tiebreak="person_id")
     result.metrics        # every model × metric × test period, with bootstrap CIs
+                          # and the paired difference from the main model (diff, CI)
 
 **Model.** Gradient boosting (LightGBM, chosen over scikit-learn's HistGradientBoosting
 for its exact additive contributions, TreeSHAP, which give each child's reasons) with
@@ -244,7 +245,8 @@ def column(name: str) -> Baseline:
 class Validation:
     """What :func:`rolling_validation` found: ``predictions`` (one row per test row and
     model: the period, row keys, label, score, on the list or not), ``metrics`` (per
-    period, model and metric: estimate and bootstrap interval), ``calibration`` (per
+    period, model and metric: estimate and bootstrap interval, and the main model's
+    paired advantage over it: ``diff``, ``diff_lo``, ``diff_hi``), ``calibration`` (per
     period and decile, for the main model) and ``bias`` (the main model's list on the
     last period)."""
 
@@ -303,7 +305,7 @@ def rolling_validation(
         # The intervals of the last term are the ones the card reads: it gets every
         # replicate, the earlier terms a fifth.
         reps = n_boot if test_p == periods[-1] else max(n_boot // 5, 50)
-        m = M.bootstrap(y, scores, lists, prob, n_boot=reps, seed=seed + i)
+        m = M.bootstrap(y, scores, lists, prob, n_boot=reps, seed=seed + i, reference=main)
         m.insert(0, time, test_p)
         mets.append(m)
         c = M.calibration_table(y, scores[main])
