@@ -506,6 +506,7 @@ def validate_model(data_dir: Path, truth_dir: Path | None = None) -> dict:
     con.close()
     n_ours = dict(n_ours)
     out: dict = {}
+    caps: dict = {}  # each term's list sizes per county, as the model stage cut them
     for term, g in df.groupby("term", sort=True):
         main = g[g["model"] == "gradient_boosting"]
         y = main["dropped"].to_numpy()
@@ -517,7 +518,7 @@ def validate_model(data_dir: Path, truth_dir: Path | None = None) -> dict:
         true_p = M.list_metrics(y, true_list)["precision_at_list"]
         auc_ours = M.auc(y, main["score"].to_numpy())
         auc_true = M.auc(y, main["p_true"].to_numpy())
-        cap_last = cap
+        caps[str(term)] = cap
         out[str(term)] = {
             "pupils_scored": int(n_ours.get(term, 0)),
             "pupils_matched": len(main),
@@ -540,7 +541,7 @@ def validate_model(data_dir: Path, truth_dir: Path | None = None) -> dict:
     if out:
         last = max(out)
         out[last]["best_from_features"] = _feature_ceiling(
-            processed, feats_true, last, cap_last, out[last]["roc_auc_true_probability"]
+            processed, feats_true, last, caps[last], out[last]["roc_auc_true_probability"]
         )
     return out
 
