@@ -99,8 +99,9 @@ bias
 
 # %%
 model = RiskModel.load(folder / "model.pkl")
-features = pd.read_parquet(folder / "features.parquet")
-now = features[features["term"] == summary["listed_term"]].reset_index(drop=True)
+now = pd.read_parquet(
+    folder / "features.parquet", filters=[("term", "==", summary["listed_term"])]
+)
 red = pd.concat(
     [pd.read_parquet(p) for p in sorted(folder.glob("lists/*/red_list.parquet"))],
     ignore_index=True,

@@ -21,7 +21,8 @@ def test_notebook_runs_on_the_small_prefecture(nb, request, tmp_path):
         from analysis.model.stage import model
 
         data_dir, _, _ = request.getfixturevalue("linked")
-        model(data_dir, n_test=2, n_boot=40)  # as tests/test_model.py runs it: no work if done
+        # As tests/test_model.py runs it; no work if that output is there already.
+        model(data_dir, n_test=2, n_boot=40, force=False)
     else:
         from analysis.clean.stage import clean
 

@@ -251,6 +251,11 @@ def model(
     return ModelResult(out, summary, False, val, final, red, white)
 
 
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with missing values as None (JSON null, not the invalid NaN)."""
+    return df.astype(object).where(df.notna(), None).to_dict(orient="records")
+
+
 def _plain(v):
     if isinstance(v, (np.generic,)):
         return v.item()
@@ -276,9 +281,9 @@ def _summary(
         "listed_term": latest,
         "test_terms": sorted(m["term"].unique().tolist()),
         "last_test_term": last,
-        "metrics": m.astype(object).where(m.notna(), None).to_dict(orient="records"),
-        "bias": val.bias.to_dict(orient="records"),
-        "calibration": val.calibration.to_dict(orient="records"),
+        "metrics": _records(m),
+        "bias": _records(val.bias),
+        "calibration": _records(val.calibration),
         "capacity": cap,
         "model": {
             "trained_on": final.trained_on,
