@@ -18,7 +18,7 @@ from analysis.link.linker import connect
 from analysis.model import metrics as M
 from analysis.model.features import FEATURES, features_as_of, load_model_tables, term_of
 from analysis.model.stage import model, score_term
-from analysis.model.train import RiskModel
+from analysis.model.train import RiskModel, fit
 from analysis.validate import validate_model
 
 
@@ -242,6 +242,28 @@ def test_a_paired_difference_is_narrower_than_the_two_intervals_and_zero_for_a_c
     assert w["diff_lo"] <= w["diff"] <= w["diff_hi"]
     # Shared noise cancels: the difference's interval is narrower than either model's.
     assert w["diff_hi"] - w["diff_lo"] < 0.5 * (w["hi"] - w["lo"])
+
+
+def test_the_same_records_give_the_same_model_whatever_their_order_and_person_ids():
+    # person_id is a salted hash that differs between data folders, and the feature table
+    # is sorted by it: the fit must not depend on that order.
+    rng = np.random.default_rng(3)
+    n = 6000
+    frame = pd.DataFrame(
+        {
+            "term": rng.choice(["2018-1", "2018-2", "2019-1"], n),
+            "a": rng.normal(size=n),
+            "b": rng.integers(0, 5, n).astype(float),
+        }
+    )
+    frame["y"] = (rng.random(n) < 1 / (1 + np.exp(3 - frame["a"] - 0.3 * frame["b"]))) * 1.0
+    frame["person_id"] = [f"p{i}" for i in range(n)]
+    other = frame.sample(frac=1, random_state=1).reset_index(drop=True)
+    other["person_id"] = [f"q{i}" for i in range(n)]
+    m1 = fit(frame, ["a", "b"], "y", "term")
+    m2 = fit(other, ["a", "b"], "y", "term")
+    probe = frame.head(200)
+    np.testing.assert_allclose(m1.predict(probe), m2.predict(probe), rtol=1e-9)
 
 
 def test_ties_at_the_list_cut_are_broken_by_person_id_the_same_way_every_time():

@@ -66,16 +66,24 @@ NEGATIVE_SHARE = 0.1
 
 
 def _sample(
-    frame: pd.DataFrame, label: str, share: float, seed: int
+    frame: pd.DataFrame, columns: list[str], label: str, share: float, seed: int
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every positive row and a random ``share`` of the others, with weights (1 and
-    1/share) that keep the sum of each class."""
-    if share >= 1:
-        return frame, np.ones(len(frame))
+    """Every positive row and a ``share`` of the others, with weights (1 and 1/share) that
+    keep the sum of each class.
+
+    The rows are chosen and ordered by a hash of their ``columns`` (features, label,
+    period), not by their position: the feature table is sorted by ``person_id``, a salted
+    hash that differs from one data folder to the next, and LightGBM's bagging draws rows by
+    position. So the same records give the same model and scores, wherever and
+    however often they are run."""
     y = frame[label].to_numpy()
-    keep = (y == 1) | (np.random.default_rng(seed).random(len(frame)) < share)
-    sub = frame[keep]
-    return sub, np.where(sub[label].to_numpy() == 1, 1.0, 1.0 / share)
+    key = f"{seed:016d}"[-16:]
+    h = pd.util.hash_pandas_object(frame[columns], index=False, hash_key=key).to_numpy()
+    keep = (y == 1) | (h / 2.0**64 < share)  # h / 2**64 is uniform on [0, 1)
+    order = np.lexsort((y[keep], h[keep]))  # by hash, then label
+    sub = frame[keep].iloc[order]
+    w = np.where(sub[label].to_numpy() == 1, 1.0, 1.0 / min(share, 1.0))
+    return sub, w
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -166,7 +174,7 @@ def fit(
         raise ValueError(f"need at least two periods of {time!r} to fit and calibrate")
     fit_on, cal_on = frame[frame[time].isin(periods[:-1])], frame[frame[time] == periods[-1]]
     p = {**PARAMS, **(params or {}), "seed": seed}
-    sub, w = _sample(fit_on, label, negative_share, seed)
+    sub, w = _sample(fit_on, [time, label, *features], label, negative_share, seed)
     booster = lgb.train(
         p,
         lgb.Dataset(_matrix(sub, features), sub[label].to_numpy(int), weight=w),
@@ -224,7 +232,7 @@ def logistic(features: list[str], label: str) -> Baseline:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        t, w = _sample(train[train[label].notna()], label, NEGATIVE_SHARE, 0)
+        t, w = _sample(train[train[label].notna()], [*features, label], label, NEGATIVE_SHARE, 0)
         pipe = make_pipeline(
             SimpleImputer(strategy="median", add_indicator=True),
             StandardScaler(),
