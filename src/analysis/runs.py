@@ -1,0 +1,182 @@
+"""How a stage runs: the fingerprint of its inputs, skipping a stage whose inputs have not
+changed, and writing aside then swapping in, so a failed run leaves the last output whole.
+
+Every stage (synth, clean, link, model) does the same three things with these functions:
+
+1. compute the **fingerprint** of what its output depends on (:func:`fingerprint`): the
+   previous stage's fingerprint or the raw files' content (:func:`file_hashes`), its
+   settings, the package version;
+2. **skip** when its manifest already holds that fingerprint and its outputs are there
+   (:func:`unchanged`);
+3. write everything into a **staging** copy of the layout and publish it whole at the end
+   (:func:`staged`): old outputs are moved aside, the new ones moved in, the old ones
+   deleted. An exception inside the block deletes the staging folder and leaves the
+   published outputs as they were.
+
+Examples
+--------
+>>> import tempfile
+>>> from analysis.layout import Layout
+>>> layout = Layout(tempfile.mkdtemp())
+>>> with staged(layout, [layout.indicators], "demo") as stage:
+...     stage.indicators.parent.mkdir(parents=True)
+...     _ = stage.indicators.write_text("{}")
+>>> layout.indicators.read_text()
+'{}'
+>>> fingerprint({"a": 1}) == fingerprint({"a": 1}) != fingerprint({"a": 2})
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from analysis import __version__
+from analysis.layout import Layout
+
+
+def fingerprint(*parts: object) -> str:
+    """A SHA-1 of ``parts`` (anything JSON can write; keys sorted) and the package version:
+    equal fingerprints mean the same output."""
+    h = hashlib.sha1(__version__.encode())
+    for p in parts:
+        h.update(b"\x1f")
+        h.update(json.dumps(p, sort_keys=True, default=str, ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def file_sha1(path: Path, content: bytes | None = None) -> str:
+    """The SHA-1 of a file's content (of ``content`` if the bytes are already read)."""
+    if content is not None:
+        return hashlib.sha1(content).hexdigest()
+    h = hashlib.sha1()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_stats(paths: Iterable[Path], root: Path) -> dict[str, list[int]]:
+    """Size and modification time of each file (by its path under ``root``): the cheap
+    test of "unchanged"."""
+    return {str(p.relative_to(root)): [p.stat().st_size, p.stat().st_mtime_ns] for p in paths}
+
+
+def file_hashes(
+    paths: Iterable[Path], root: Path, previous: dict | None = None
+) -> tuple[dict[str, str], dict[str, list[int]]]:
+    """The SHA-1 and stats of each file under ``root``; a file whose size and time are
+    those of ``previous`` (a manifest with ``inputs`` and ``stats``) keeps its recorded
+    SHA-1 unread. Returns (hashes, stats)."""
+    paths = list(paths)
+    stats = file_stats(paths, root)
+    old_hash = (previous or {}).get("inputs", {})
+    old_stats = (previous or {}).get("stats", {})
+    hashes = {}
+    for p in paths:
+        rel = str(p.relative_to(root))
+        same = old_stats.get(rel) == stats[rel] and rel in old_hash
+        hashes[rel] = old_hash[rel] if same else file_sha1(p)
+    return hashes, stats
+
+
+def read_manifest(path: Path) -> dict | None:
+    """A stage's manifest (JSON), or None if it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def unchanged(manifest: Path, key: str, outputs: Iterable[Path] = ()) -> dict | None:
+    """The previous manifest if it was written for the fingerprint ``key`` and every one of
+    ``outputs`` is still there; else None (the stage must run)."""
+    prev = read_manifest(manifest)
+    if prev is None or prev.get("fingerprint") != key:
+        return None
+    if not all(Path(p).exists() for p in outputs):
+        return None
+    return prev
+
+
+def write_json(path: Path, doc: dict) -> None:
+    """Write a JSON document whole (beside, then renamed over the old one)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=_plain), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _plain(v):
+    """numpy scalars as Python ones, dates as ISO text, anything else as text."""
+    if hasattr(v, "item"):
+        return v.item()
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v)
+
+
+def _mirror(layout: Layout, stage: Layout, path: Path) -> Path:
+    path = Path(path)
+    for base, other in ((layout.data, stage.data), (layout.reports, stage.reports)):
+        try:
+            return other / path.relative_to(base)
+        except ValueError:
+            continue
+    raise ValueError(f"{path} is neither in {layout.data} nor in {layout.reports}")
+
+
+@contextmanager
+def staged(layout: Layout, outputs: Iterable[Path], name: str) -> Iterator[Layout]:
+    """A staging :class:`Layout` to write a stage's ``outputs`` into; on success each
+    output found there replaces the published one (a file or a folder, whole). On an
+    exception nothing published changes and the staging folder is removed."""
+    outputs = [Path(p) for p in outputs]
+    root = layout.data / f".{name}.partial"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    stage = Layout(root / "data", root / "reports")
+    try:
+        yield stage
+        _publish(layout, stage, outputs, root / "old")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _publish(layout: Layout, stage: Layout, outputs: list[Path], old: Path) -> None:
+    """Move the old outputs aside and the new ones in; if a move fails, put the old back."""
+    moved: list[tuple[Path, Path]] = []  # (published path, where its old version went)
+    placed: list[Path] = []
+    try:
+        for i, target in enumerate(outputs):
+            new = _mirror(layout, stage, target)
+            if not new.exists():
+                continue
+            if target.exists() or target.is_symlink():
+                aside = old / str(i)
+                aside.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(target, aside)
+                moved.append((target, aside))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(new, target)
+            placed.append(target)
+    except BaseException:
+        for target in placed:
+            _remove(target)
+        for target, aside in moved:
+            os.replace(aside, target)
+        raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
