@@ -45,10 +45,14 @@ def bench_stage(raw: Path, workers: int) -> tuple[float, float, dict]:
     import resource
 
     from analysis.clean.stage import clean
+    from analysis.config import default_config
+    from analysis.layout import Layout
 
+    config = default_config().with_("engine", workers=workers)
     with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "raw").symlink_to(raw.resolve())
         t0 = time.perf_counter()
-        manifest = clean(raw, Path(tmp) / "interim", force=True, workers=workers)
+        manifest = clean(Layout(tmp), config, force=True).manifest
         wall = time.perf_counter() - t0
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
@@ -102,7 +106,6 @@ def baseline_clean(files: list[Path], raw: Path, out: Path) -> tuple[int, dict]:
 
     from analysis.clean.headers import load_dictionary, normalize_header
     from analysis.clean.schema import load_schema
-    from analysis.clean.stage import COLUMN_TYPES
 
     specs, schemas = load_dictionary(), load_schema()
     t2s = opencc.OpenCC("t2s")
@@ -131,7 +134,7 @@ def baseline_clean(files: list[Path], raw: Path, out: Path) -> tuple[int, dict]:
             rec: dict = {}
             for c, raw_value in zip(cols, row, strict=True):
                 v = unicodedata.normalize("NFKC", raw_value).strip()
-                typ = COLUMN_TYPES.get(c, "text")
+                typ = schemas[kind].type_of(c) if kind in schemas else "text"
                 if typ == "id":
                     rec[c], rec[f"{c}_status"] = _id(v)
                     if rec[f"{c}_status"] not in ("valid", "upgraded15", "missing"):

@@ -31,12 +31,13 @@ def bench_index(data_dir: Path) -> tuple[float, float, dict]:
     """Wall time (s), peak memory (GB, this process: DuckDB and Splink run in it) and the
     manifest of one run of the whole stage (person index, lists and indicators), on a copy of
     the data folder that links to ``data_dir``'s clean tables."""
+    from analysis.layout import Layout
     from analysis.link.stage import link
 
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "interim").symlink_to((data_dir / "interim").resolve())
         t0 = time.perf_counter()
-        manifest = link(Path(tmp), force=True)
+        manifest = link(Layout(tmp), force=True).manifest
         wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30
     return wall, peak, manifest
@@ -48,14 +49,17 @@ def bench_plain_splink(data_dir: Path, county: str) -> tuple[float, int, int]:
     from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
 
-    from analysis.link.index import ROLE_COLUMNS, _records_sql, _register_name_keys
-    from analysis.link.linker import _quiet, connect, settings, train
+    from analysis.engine import connect
+    from analysis.layout import Layout
+    from analysis.link.deterministic import roles
+    from analysis.link.index import _register_name_keys, records_sql
+    from analysis.link.linker import _quiet, settings, train
 
     _quiet()
-    interim = data_dir / "interim"
-    kinds = [k for k in ROLE_COLUMNS if (interim / f"{k}.parquet").exists()]
+    layout = Layout(data_dir)
+    kinds = [k for k in roles() if layout.table(k).exists()]
     con = connect()
-    con.execute(f"CREATE VIEW records AS {_records_sql(interim, kinds)}")
+    con.execute(f"CREATE VIEW records AS {records_sql(layout, kinds)}")
     total = con.execute("SELECT count(*) FROM records").fetchall()[0][0]
     t0 = time.perf_counter()
     con.execute(

@@ -31,17 +31,22 @@ def main() -> None:
     ap.add_argument("--skip-alternative", action="store_true")
     args = ap.parse_args()
 
-    from analysis.link.linker import connect
+    from analysis.config import default_config
+    from analysis.engine import connect
+    from analysis.layout import Layout
+    from analysis.link.tables import base_tables
     from analysis.model import metrics as M
-    from analysis.model.features import FEATURES, GROUPS, feature_table
-    from analysis.model.stage import _load, baselines, model
-    from analysis.model.train import PARAMS, ROUNDS, _matrix, rolling_validation
+    from analysis.model.features import FEATURES, GROUPS, feature_table, model_tables
+    from analysis.model.lists import TIEBREAK
+    from analysis.model.stage import baselines, model
+    from analysis.model.train import _matrix, rolling_validation
 
-    data_dir = args.data_dir
-    con = connect("8GB")
+    layout = Layout(args.data_dir)
+    config = default_config().with_("model", n_test=args.test_terms, n_boot=args.boot)
+    params = config.model.lightgbm
+    con = connect()
     t0 = time.perf_counter()
-    _load(con, data_dir)
-    ft = feature_table(con)
+    ft = feature_table(model_tables(base_tables(con, layout), layout), decay=config.model.decay)
     t_feat = time.perf_counter() - t0
     con.close()
     print(f"features: {len(ft):,} pupil-terms × {len(FEATURES)} features in {t_feat:.1f} s")
@@ -53,8 +58,8 @@ def main() -> None:
         "dropout",
         "term",
         "county_code",
-        0.006,
-        "person_id",
+        config.model.capacity_share,
+        TIEBREAK,
         baselines=baselines(),
         audit_groups=GROUPS,
         n_test=args.test_terms,
@@ -79,9 +84,9 @@ def main() -> None:
         for p in periods:
             train, test = lab[lab["term"] < p], lab[lab["term"] == p]
             hgb = HistGradientBoostingClassifier(
-                max_iter=ROUNDS,
-                learning_rate=PARAMS["learning_rate"],
-                max_leaf_nodes=PARAMS["num_leaves"],
+                max_iter=config.model.rounds,
+                learning_rate=params["learning_rate"],
+                max_leaf_nodes=params["num_leaves"],
                 early_stopping=False,
                 random_state=0,
             ).fit(_matrix(train, list(FEATURES)), train["dropout"].to_numpy(int))
@@ -99,7 +104,7 @@ def main() -> None:
     print(auc.round(4).to_string())
 
     t0 = time.perf_counter()
-    model(data_dir, n_test=args.test_terms, n_boot=args.boot, force=True)
+    model(layout, config, force=True)
     t_stage = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30
     print(f"whole stage (features, validation, final model, lists, cards): {t_stage:.1f} s")

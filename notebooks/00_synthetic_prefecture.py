@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -22,17 +24,23 @@
 data_dir = "../data"
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from analysis.synth.overview import calibration_table, dropout_by_year_and_county, load_summary, mess_table
+from analysis.layout import Layout
+from analysis.synth.overview import (
+    calibration_table,
+    dropout_by_year_and_county,
+    load_summary,
+    mess_table,
+)
 
-data = Path(data_dir)
-summary = load_summary(data)
-print(f"scale {summary['scale']}, seed {summary['seed']}: {summary['counts']['children']:,} children, "
-      f"{summary['counts']['raw_files']} raw files")
+layout = Layout(data_dir)
+summary = load_summary(layout)
+print(
+    f"scale {summary['scale']}, seed {summary['seed']}: {summary['counts']['children']:,} children, "
+    f"{summary['counts']['raw_files']} raw files"
+)
 
 # %% [markdown]
 # ## The seed report's figures
@@ -44,7 +52,7 @@ calibration_table(summary)
 # ## Dropout by school year and county (true events, per 100 students at risk)
 
 # %%
-rates = dropout_by_year_and_county(data)
+rates = dropout_by_year_and_county(layout)
 ax = sns.lineplot(data=rates, x="school_year", y="dropout_per_100", hue="county", marker="o")
 ax.set_xlabel("school year (autumn)")
 ax.set_ylabel("dropouts per 100 students")
@@ -55,4 +63,4 @@ plt.show()
 # ## The mess in the raw extracts
 
 # %%
-mess_table(data)
+mess_table(layout)

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -22,8 +24,6 @@
 data_dir = "../data"
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 
 from analysis.clean.overview import (
@@ -32,9 +32,10 @@ from analysis.clean.overview import (
     manifest_table,
     quarantine_examples,
 )
+from analysis.layout import Layout
 
-interim = Path(data_dir) / "interim"
-manifest = load_manifest(interim)
+layout = Layout(data_dir)
+manifest = load_manifest(layout)
 totals = manifest["totals"]
 print(
     f"{totals['files']} raw files ({totals['rejected']} rejected), {totals['rows_read']:,} rows read: "
@@ -48,7 +49,7 @@ print(
 # Rows read = kept + merged + quarantined, for every file (the manifest says so per file).
 
 # %%
-table = manifest_table(interim)
+table = manifest_table(manifest).set_index("table")
 table
 
 # %%
@@ -63,25 +64,25 @@ plt.show()
 # The row is kept; the raw value is in the quarantine with its file, row and column.
 
 # %%
-counts_table(interim, "values_quarantined")
+counts_table(manifest, "values_quarantined")
 
 # %% [markdown]
 # ## Rows quarantined whole, and rows flagged by a cross-field rule
 
 # %%
-counts_table(interim, "rows_quarantined")
+counts_table(manifest, "rows_quarantined")
 
 # %%
-counts_table(interim, "flags")
+counts_table(manifest, "flags")
 
 # %% [markdown]
 # ## Repairs (each certain, each counted)
 
 # %%
-counts_table(interim, "repairs")
+counts_table(manifest, "repairs")
 
 # %% [markdown]
 # ## A few examples per reason (ID numbers masked)
 
 # %%
-quarantine_examples(interim, per_reason=3)
+quarantine_examples(layout, per_reason=3)

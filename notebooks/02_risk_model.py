@@ -26,20 +26,19 @@ data_dir = "../data"
 county = ""  # a county code for its red list; empty: the county with the longest list
 
 # %%
-import json
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from analysis.layout import Layout
+from analysis.model import RiskModel, Validation, importance
 from analysis.model.card import auc_by_term, bias_frame, calibration_frame, metrics_table
-from analysis.model.lists import importance
-from analysis.model.train import RiskModel
+from analysis.runs import read_manifest
 
-folder = Path(data_dir) / "processed" / "model"
-if not (folder / "model.json").is_file():
-    raise FileNotFoundError(f"{folder} holds no model: run `analysis model` first")
-summary = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+layout = Layout(data_dir)
+summary = read_manifest(layout.model_json)
+if summary is None:
+    raise FileNotFoundError(f"{layout.model} holds no model: run `analysis model` first")
+validation = Validation.load(layout.validation_dir)
 last = summary["last_test_term"]
 pd.DataFrame(summary["terms"]).T.rename_axis("term")
 
@@ -49,6 +48,9 @@ pd.DataFrame(summary["terms"]).T.rename_axis("term")
 # Brackets: 95 % bootstrap intervals. The last column is the boosting model's ROC-AUC minus
 # the model's, paired on the same bootstrap replicates: an interval above zero means the
 # boosting model is better, whatever the overlap of the two models' own intervals.
+
+# %%
+validation.summary()
 
 # %%
 metrics_table(summary)
@@ -98,14 +100,13 @@ bias
 # over the pupils of the term the lists are for, and its mean contribution on the red list.
 
 # %%
-model = RiskModel.load(folder / "model.pkl")
-now = pd.read_parquet(
-    folder / "features.parquet", filters=[("term", "==", summary["listed_term"])]
-)
-red = pd.concat(
-    [pd.read_parquet(p) for p in sorted(folder.glob("lists/*/red_list.parquet"))],
-    ignore_index=True,
-)
+model = RiskModel.load(layout.model_pickle)
+model
+
+# %%
+now = pd.read_parquet(layout.features, filters=[("term", "==", summary["listed_term"])])
+counties = sorted(summary["capacity"])
+red = pd.concat([pd.read_parquet(layout.red_list(c)) for c in counties], ignore_index=True)
 imp = importance(model, now, on=now["person_id"].isin(red["person_id"]).to_numpy())
 imp.head(15)
 
@@ -122,5 +123,5 @@ plt.show()
 
 # %%
 chosen = county or red["county_code"].value_counts().idxmax()
-lst = pd.read_parquet(folder / "lists" / chosen / "red_list.parquet")
+lst = pd.read_parquet(layout.red_list(chosen))
 lst[["rank_in_county", "school_name", "grade", "risk", "reasons", "change"]].head(20)

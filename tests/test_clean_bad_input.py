@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from analysis.clean.stage import clean
+from analysis.layout import Layout
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"
 
@@ -156,7 +157,7 @@ def test_bad_file_outcome(rel, tmp_path):
     dest = raw / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(BAD / rel, dest)
-    manifest = clean(raw, tmp_path / "interim")  # never raises on a bad file
+    manifest = clean(Layout(tmp_path)).manifest  # never raises on a bad file
     report = next(f for f in manifest["files"] if f["file"] == rel)
     status, expected = EXPECTED[rel]
     assert report["status"] == status, report["message"]

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 
 from analysis.clean.stage import clean
+from analysis.layout import Layout
 
 
 @pytest.fixture(scope="module")
 def cleaned(small_data):
     data_dir, _ = small_data
-    manifest = clean(data_dir / "raw", data_dir / "interim")
+    manifest = clean(Layout(data_dir)).manifest
     return data_dir, manifest
 
 
@@ -54,9 +55,9 @@ def test_outputs_carry_lineage_and_typed_columns(cleaned):
 
 def test_rerun_on_unchanged_input_does_no_work(cleaned):
     data_dir, manifest = cleaned
-    again = clean(data_dir / "raw", data_dir / "interim")
-    assert again["skipped"] is True
-    assert not (data_dir / "interim.partial").exists()
+    again = clean(Layout(data_dir))
+    assert again.skipped is True
+    assert not [p for p in data_dir.iterdir() if p.name.endswith(".partial")]
     on_disk = json.loads((data_dir / "interim" / "manifest.json").read_text(encoding="utf-8"))
     assert on_disk["totals"] == manifest["totals"]
 
@@ -65,7 +66,7 @@ def test_validation_meets_the_cleaning_targets(cleaned, tmp_path):
     from analysis.validate import validate
 
     data_dir, _ = cleaned
-    result = validate(data_dir, tmp_path)["clean"]
+    result = validate(Layout(data_dir, tmp_path)).manifest["clean"]
     assert result["repaired_or_quarantined_share"] >= 0.995, result["by_kind"]
     assert result["clean_rows_wrongly_quarantined_share"] <= 0.001
     assert result["undetectable_values"] > 0  # valid-looking typos and homophones are reported
@@ -85,7 +86,7 @@ def test_every_part_is_written_in_the_declared_schema(cleaned):
     data_dir, manifest = cleaned
     specs, schemas = load_dictionary(), load_schema()
     for kind, n in manifest["tables"].items():
-        target = output_schema(kind, specs, schemas.get(kind))
+        target = output_schema(kind, specs, schemas[kind])
         parts = sorted((data_dir / "interim" / f"{kind}.parquet").glob("*.parquet"))
         assert parts, kind
         for part in parts:
@@ -113,13 +114,14 @@ def test_a_touched_but_identical_file_is_skipped_and_a_changed_one_reruns(small_
     raw = tmp_path / "raw"
     for sub in ("schools", "leave"):
         shutil.copytree(data_dir / "raw" / sub, raw / sub)
-    first = clean(raw, tmp_path / "interim")
-    assert first["skipped"] is False
+    layout = Layout(tmp_path)
+    first = clean(layout)
+    assert first.skipped is False
     f = sorted((raw / "leave").iterdir())[0]
     os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))  # touched only
-    assert clean(raw, tmp_path / "interim")["skipped"] is True
+    assert clean(layout).skipped is True
     with f.open("ab") as fh:  # one more (malformed) line: the content changed
         fh.write(b"junk\n")
-    third = clean(raw, tmp_path / "interim")
-    assert third["skipped"] is False
-    assert third["totals"]["rows_read"] == first["totals"]["rows_read"] + 1
+    third = clean(layout)
+    assert third.skipped is False
+    assert third.manifest["totals"]["rows_read"] == first.manifest["totals"]["rows_read"] + 1

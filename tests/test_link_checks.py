@@ -3,12 +3,16 @@ off the monthly sheets."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
-import duckdb
 import pandas as pd
 
-from analysis.link.checks import Rules, absence_episodes, monitoring_counts
+from analysis.config import DEFAULT_RULES
+from analysis.engine import connect
+from analysis.link.absence import absence_episodes as _episodes
+from analysis.link.tables import BaseTables
+from analysis.link.timeline import monitoring_counts
 
 SCHOOL = "2153023001"
 #: School days per month of the calendar used below (a school year from September).
@@ -27,7 +31,7 @@ def _months(start: date, n: int) -> list[date]:
 
 
 def _con(pupils: dict[str, list[tuple[int, int]]], registry=None, grade: int = 7):
-    """A connection with the tables :func:`absence_episodes` reads. ``pupils``: per person,
+    """The base tables :func:`absence_episodes` reads. ``pupils``: per person,
     one (unexcused, leave) pair per school month from September 2018; a pair of None is a
     month without a row (the school has marked the pupil 辍学)."""
     rows = []
@@ -41,8 +45,7 @@ def _con(pupils: dict[str, list[tuple[int, int]]], registry=None, grade: int = 7
     # A classmate present every day keeps the school's calendar whole.
     for month in _months(date(2018, 9, 1), 30):
         rows.append(("classmate", month, SCHOOL, DAYS[month.month], DAYS[month.month], 0, 0))
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    con = connect()
     am = pd.DataFrame(
         rows, columns=["person_id", "month", "school_code", "req", "pres", "leave", "unx"]
     )
@@ -66,7 +69,12 @@ def _con(pupils: dict[str, list[tuple[int, int]]], registry=None, grade: int = 7
     con.execute(
         f"CREATE TABLE schools AS SELECT '{SCHOOL}' AS school_code, '530402' AS county_code"
     )
-    return con
+    return BaseTables(con)
+
+
+def absence_episodes(t: BaseTables, rules=DEFAULT_RULES) -> pd.DataFrame:
+    """The runs of absence of the hand-made tables, as a frame."""
+    return _episodes(t, rules).frame
 
 
 OK = (0, 0)
@@ -110,8 +118,12 @@ def test_a_short_absence_is_suspected_and_the_thresholds_are_parameters():
     ep = absence_episodes(_con(pupil))
     assert ep["kind"].tolist() == ["suspected"] and ep["days"].tolist() == [13]
     assert ep["return_month"].tolist() == [pd.Timestamp("2019-03-01")]
-    assert absence_episodes(_con(pupil), Rules(dropout_days=12))["kind"].tolist() == ["dropout"]
-    assert absence_episodes(_con(pupil), Rules(suspected_days=13)).empty
+    assert absence_episodes(_con(pupil), dataclasses.replace(DEFAULT_RULES, dropout_days=12))[
+        "kind"
+    ].tolist() == ["dropout"]
+    assert absence_episodes(
+        _con(pupil), dataclasses.replace(DEFAULT_RULES, suspected_days=13)
+    ).empty
 
 
 def test_months_without_rows_after_the_school_marks_the_pupil_count_as_missed():

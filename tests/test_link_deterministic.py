@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.clean.stage import clean
+from analysis.layout import Layout
 from analysis.link.deterministic import deterministic_links
 from analysis.link.evaluate import pairwise_scores
 
@@ -15,14 +15,12 @@ KEY = ["source_file", "source_sheet", "source_row"]
 
 
 @pytest.fixture(scope="module")
-def links_and_truth(small_data, tmp_path_factory):
-    data_dir, _ = small_data
-    interim = tmp_path_factory.mktemp("link") / "interim"
-    clean(data_dir / "raw", interim)
-    links = deterministic_links(interim)
+def links_and_truth(linked):
+    data, truth_dir, _ = linked
+    links = deterministic_links(Layout(data))
     truth = duckdb.sql(
         f"""SELECT file AS source_file, sheet AS source_sheet, row AS source_row, person_id
-            FROM read_parquet('{data_dir}/truth/rows.parquet')
+            FROM read_parquet('{truth_dir}/rows.parquet')
             WHERE row_kind = 'record' AND person_id <> ''
               AND dataset IN ('hukou', 'xueji', 'attendance', 'leave', 'poverty', 'interventions')"""
     ).df()
@@ -43,9 +41,11 @@ def test_ids_and_registry_numbers_link_nearly_every_record_and_almost_never_wron
 
 
 def test_a_registry_number_seen_with_two_ids_resolves_nothing(tmp_path):
+    layout = Layout(tmp_path)
+
     def part(kind, table):
-        d = tmp_path / f"{kind}.parquet"
-        d.mkdir()
+        d = layout.table(kind)
+        d.mkdir(parents=True)
         pq.write_table(pa.table(table), d / "part-0000.parquet")
 
     lineage = {"source_file": ["f", "f"], "source_sheet": ["", ""], "source_row": [1, 2]}
@@ -59,5 +59,5 @@ def test_a_registry_number_seen_with_two_ids_resolves_nothing(tmp_path):
         },
     )
     part("attendance", {"student_no": ["G1", "G2"], **lineage})
-    links = deterministic_links(tmp_path)
+    links = deterministic_links(layout)
     assert set(links["kind"]) == {"xueji"}  # each xueji row by its own ID; attendance: none

@@ -10,10 +10,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analysis.clean.stage import clean
+from analysis.layout import Layout
 from analysis.link.evaluate import pairwise_scores_sql
 from analysis.link.linker import link_frames
-from analysis.link.stage import link, salt_for
+from analysis.link.stage import link
+from analysis.privacy import salt_for
 
 ON = ["source_file", "source_sheet", "source_row"]
 
@@ -69,7 +70,7 @@ def test_each_clean_row_appears_once_and_no_id_number_leaves_the_stage(linked):
 
 def test_a_person_id_is_the_salted_hash_of_the_id_number_so_runs_agree(linked):
     data, _, _ = linked
-    salt = salt_for(data)
+    salt = salt_for(Layout(data).salt)
     assert re.fullmatch(r"[0-9a-f]{32}", salt)
     row = duckdb.sql(
         f"""SELECT x.id_number, i.person_id
@@ -84,17 +85,15 @@ def test_a_person_id_is_the_salted_hash_of_the_id_number_so_runs_agree(linked):
 
 def test_a_second_run_on_unchanged_clean_tables_does_nothing(linked):
     data, _, manifest = linked
-    again = link(data)
-    assert again["skipped"] and not manifest["skipped"]
-    assert again["persons"] == manifest["persons"]
+    again = link(Layout(data))
+    assert again.skipped
+    assert again.manifest == manifest
 
 
-def test_link_frames_links_two_registries_by_column_roles(small_data):
+def test_link_frames_links_two_registries_by_column_roles(linked):
     """The researcher's API: one term's student registry against the household register."""
-    data_dir, _ = small_data
-    interim = data_dir / "interim"
-    if not (interim / "manifest.json").exists():
-        clean(data_dir / "raw", interim)
+    data, truth_dir, _ = linked
+    interim = data / "interim"
     con = duckdb.connect()
 
     def rows(kind: str, like: str) -> pd.DataFrame:
@@ -117,7 +116,7 @@ def test_link_frames_links_two_registries_by_column_roles(small_data):
     assert {"id_l", "id_r", "match_weight", "match_probability"} <= set(pairs.columns)
     assert pairs["id_l"].is_unique and (pairs["match_probability"] >= 0.99).all()
     t = con.execute(
-        f"SELECT file || '#' || coalesce(sheet, '') || '#' || row AS rid, person_id FROM read_parquet('{data_dir}/truth/rows.parquet')"
+        f"SELECT file || '#' || coalesce(sheet, '') || '#' || row AS rid, person_id FROM read_parquet('{truth_dir}/rows.parquet')"
     ).df()
     pid = dict(zip(t["rid"], t["person_id"], strict=True))
     right = pairs["id_l"].map(pid) == pairs["id_r"].map(pid)
@@ -151,11 +150,12 @@ def test_indicators_from_the_raw_files_reproduce_the_true_rates(linked):
 def test_the_three_lists_find_the_children_the_truth_has_and_say_who_acts(linked):
     """The comparison lists against the truth (see :func:`analysis.validate.validate_checks`
     for what counts as right). Measured on this prefecture: see the asserts' comments."""
-    from analysis.link.checks import LISTS
-    from analysis.validate import validate_checks
+    from analysis.layout import CHECK_LISTS as LISTS
+    from analysis.validate import Truth, validate_checks
 
     data, truth, _ = linked
-    scores = validate_checks(data, truth_dir=truth)
+    with Truth(truth) as t:
+        scores = validate_checks(Layout(data), t)
     assert scores["not_enrolled"]["precision"] >= 0.95
     assert scores["not_enrolled"]["recall"] >= 0.98
     assert scores["dropouts"]["precision"] >= 0.95

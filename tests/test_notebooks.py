@@ -17,18 +17,20 @@ NEEDS_MODEL = {"02_risk_model"}
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_on_the_small_prefecture(nb, request, tmp_path):
+    from analysis.layout import Layout
+
     if nb.stem in NEEDS_MODEL:
         from analysis.model.stage import model
 
         data_dir, _, _ = request.getfixturevalue("linked")
         # As tests/test_model.py runs it; no work if that output is there already.
-        model(data_dir, n_test=2, n_boot=40, force=False)
+        model(Layout(data_dir), request.getfixturevalue("model_config"))
     else:
         from analysis.clean.stage import clean
 
         data_dir, _ = request.getfixturevalue("small_data")
         # The cleaning notebook reads it (no work if done).
-        clean(data_dir / "raw", data_dir / "interim")
+        clean(Layout(data_dir))
     out = tmp_path / nb.name
     pm.execute_notebook(
         str(nb),

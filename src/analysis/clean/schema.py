@@ -87,7 +87,11 @@ GB3304 = [
     "基诺族",
 ]
 
-#: How each source column type is stored in the clean table (see ``stage.COLUMN_TYPES``).
+#: The types a column may be declared with (``type:`` in schema.yaml; text if absent).
+COLUMN_TYPES = (
+    "text", "id", "name", "date", "month", "int", "float", "school_code", "county_code", "address",
+)  # fmt: skip
+#: How each column type is stored in the clean table (text types: as strings).
 ARROW_TYPES: dict[str, pa.DataType] = {
     "date": pa.date32(),
     "month": pa.date32(),
@@ -128,6 +132,9 @@ class CodeList:
 
 @dataclass(frozen=True)
 class ColumnRule:
+    """A column's declaration: its type, and the code list, range or format it must meet."""
+
+    type: str = "text"
     codes: CodeList | None = None
     min: object = None
     max: object = None
@@ -145,9 +152,22 @@ class Rule:
 
 @dataclass(frozen=True)
 class TableSchema:
+    """A clean table's declaration (see the grammar at the top of ``schema.yaml``)."""
+
     kind: str
     columns: dict[str, ColumnRule] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
+    not_null: tuple[str, ...] = ()
+    roles: dict[str, str] = field(default_factory=dict)
+
+    def type_of(self, column: str) -> str:
+        """The declared type of ``column`` (``text`` if it has none)."""
+        rule = self.columns.get(column)
+        return rule.type if rule is not None else "text"
+
+    def columns_of(self, type_: str) -> list[str]:
+        """The columns declared with ``type_``."""
+        return [c for c, r in self.columns.items() if r.type == type_]
 
 
 def _code_list(name: str, spec) -> CodeList:
@@ -184,12 +204,21 @@ def parse_schema(doc: dict) -> dict[str, TableSchema]:
     codes = {name: _code_list(name, spec) for name, spec in (doc.get("codes") or {}).items()}
     out: dict[str, TableSchema] = {}
     for kind, tspec in (doc.get("tables") or {}).items():
+        tspec = tspec or {}
+        unknown = set(tspec) - {"columns", "rules", "not_null", "roles"}
+        if unknown:
+            raise SchemaError(f"schema.yaml: {kind}: unknown key(s) {sorted(unknown)}")
         cols: dict[str, ColumnRule] = {}
-        for col, cspec in ((tspec or {}).get("columns") or {}).items():
+        for col, cspec in (tspec.get("columns") or {}).items():
             cspec = cspec or {}
-            unknown = set(cspec) - {"codes", "min", "max", "pattern"}
+            unknown = set(cspec) - {"type", "codes", "min", "max", "pattern"}
             if unknown:
                 raise SchemaError(f"schema.yaml: {kind}.{col}: unknown key(s) {sorted(unknown)}")
+            if cspec.get("type", "text") not in COLUMN_TYPES:
+                raise SchemaError(
+                    f"schema.yaml: {kind}.{col}: type {cspec['type']!r} is not one of "
+                    f"{', '.join(COLUMN_TYPES)}"
+                )
             if "codes" in cspec and cspec["codes"] not in codes:
                 raise SchemaError(
                     f"schema.yaml: {kind}.{col}: no code list '{cspec['codes']}' "
@@ -201,6 +230,7 @@ def parse_schema(doc: dict) -> dict[str, TableSchema]:
                 except re.error as exc:
                     raise SchemaError(f"schema.yaml: {kind}.{col}: bad pattern ({exc})") from None
             cols[col] = ColumnRule(
+                type=cspec.get("type", "text"),
                 codes=codes.get(cspec.get("codes")),
                 min=_bound(cspec.get("min"), f"{kind}.{col}.min"),
                 max=_bound(cspec.get("max"), f"{kind}.{col}.max"),
@@ -213,8 +243,22 @@ def parse_schema(doc: dict) -> dict[str, TableSchema]:
                     f"schema.yaml: {kind}: a rule needs a name, a check and scope row|flag: {r}"
                 )
             rules.append(Rule(r["name"], " ".join(str(r["check"]).split()), r.get("scope", "flag")))
-        out[kind] = TableSchema(kind, cols, tuple(rules))
+        out[kind] = TableSchema(
+            kind, cols, tuple(rules), tuple(tspec.get("not_null") or ()), _roles(kind, tspec)
+        )
     return out
+
+
+def _roles(kind: str, tspec: dict) -> dict[str, str]:
+    from analysis.link.linker import ROLES
+
+    roles = dict(tspec.get("roles") or {})
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise SchemaError(
+            f"schema.yaml: {kind}: unknown role(s) {sorted(unknown)} (roles: {', '.join(ROLES)})"
+        )
+    return roles
 
 
 @cache
@@ -235,7 +279,7 @@ def check_values(
 
     Returns the values (standardised to canonical codes; failing ones null) and, per reason
     (``unknown_code``, ``bad_format``, ``out_of_range``), the mask of failing values. Empty
-    values (``empty``) are never failures: whether they are allowed is NOT_NULL's business.
+    values (``empty``) are never failures: whether they are allowed is ``not_null``'s business.
     """
     bad: dict[str, np.ndarray] = {}
     n = len(values)
@@ -274,17 +318,13 @@ def _scalar(value, typ: pa.DataType) -> pa.Scalar:
     return pa.scalar(value, typ)
 
 
-def arrow_schema(
-    kind: str,
-    canonical_columns: list[str],
-    column_types: dict[str, str],
-    schema: TableSchema | None,
-) -> pa.Schema:
-    """The Arrow schema every part of a clean table is written in."""
+def arrow_schema(canonical_columns: list[str], schema: TableSchema) -> pa.Schema:
+    """The Arrow schema every part of a clean table is written in: each canonical column
+    (of the header dictionary) as its declared type, then the lineage."""
     fields: list[pa.Field] = []
     for c in canonical_columns:
-        typ = column_types.get(c, "text")
-        rule = schema.columns.get(c) if schema else None
+        typ = schema.type_of(c)
+        rule = schema.columns.get(c)
         if typ == "id":
             fields += [
                 pa.field(c, pa.string()),
@@ -310,15 +350,14 @@ def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=target)
 
 
-def failing_rules(table: pa.Table, schema: TableSchema | None) -> list[tuple[Rule, np.ndarray]]:
-    """Evaluate the cross-field rules on a typed table (in its declared schema): per rule, the
-    mask of rows where the predicate is false (a null predicate passes: unknown is not wrong).
-    """
-    if schema is None or not schema.rules or table.num_rows == 0:
+def failing_rules(con, table: pa.Table, schema: TableSchema) -> list[tuple[Rule, np.ndarray]]:
+    """Evaluate the cross-field rules on a typed table (in its declared schema), in the
+    DuckDB connection ``con``: per rule, the mask of rows where the predicate is false (a
+    null predicate passes: unknown is not wrong)."""
+    if not schema.rules or table.num_rows == 0:
         return []
     import duckdb
 
-    con = _connection()
     con.register("t", table)
     try:
         out = []
@@ -333,19 +372,3 @@ def failing_rules(table: pa.Table, schema: TableSchema | None) -> list[tuple[Rul
         return out
     finally:
         con.unregister("t")
-
-
-_CON: dict[int, object] = {}
-
-
-def _connection():
-    """One in-memory DuckDB connection per process (workers are forked: never share one)."""
-    import os
-
-    import duckdb
-
-    pid = os.getpid()
-    if pid not in _CON:
-        _CON.clear()
-        _CON[pid] = duckdb.connect(config={"threads": 1})
-    return _CON[pid]

@@ -4,9 +4,8 @@ For school year ``Y`` (autumn term ``Y-1`` of the registry, household check of y
 one row per child known to either registry, with what :func:`analysis.indicators.enrolment_rates`
 needs (the definitions and formulas are there):
 
-* ``age``: completed years on 31 August ``Y`` (the entry cut-off, 8月31日前年满6周岁; a child
-  born on 1 September enters school a year later), from the birth date the child's
-  records give most often;
+* ``age``: completed years on 31 August ``Y`` (:func:`analysis.calendar.census_age`), from
+  the birth date the child's records give most often (a tie: the earliest);
 * ``resident``: in the year's household check and not marked as living outside the
   prefecture with the parents (随父母外出, 随父母在外省就读), or a migrant pupil (流动人口
   子女, registry flag) without a local household registration who has not transferred out;
@@ -28,78 +27,60 @@ registries, under two spellings of the name or a mistyped ID, is counted once.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
+
+from analysis.config import DEFAULT_RULES, Rules
+from analysis.link.tables import BaseTables
 
 #: The census month and the last month of school before it, for the attendance test of
 #: "out of school on 1 September" (see the module docstring).
 CENSUS_ABSENCE = (9, 7)
-#: Days of unexcused absence in September that, after an absent July, say the child had not
-#: come back by the census: one school week, the suspected-dropout threshold. A child back
-#: at the start of term misses a day or two at most.
-SCHOOL_WEEK = 5
 
 #: Household-check notes saying the child lives outside the prefecture with its parents.
 LIVING_OUTSIDE = ("随父母外出", "随父母在外省就读")
 
 
-def census_frame(interim: Path, index: Path) -> pd.DataFrame:
-    """One row per child and school year (see the module docstring), from the clean tables
-    of ``interim`` linked by the person index ``index``."""
-    from analysis.link.checks import load_base_tables
-    from analysis.link.linker import connect
-
-    con = connect("3GB")
-    try:
-        load_base_tables(con, Path(interim), Path(index))
-        return census_from_tables(con)
-    finally:
-        con.close()
-
-
-def census_from_tables(con) -> pd.DataFrame:
-    """:func:`census_frame` on the tables :func:`analysis.link.checks.load_base_tables`
-    made in ``con`` (``hk``, ``xj``, ``am``, ``schools``, ``disabled``)."""
+def census(t: BaseTables, rules: Rules = DEFAULT_RULES) -> pd.DataFrame:
+    """One row per child and school year (see the module docstring), from the base tables."""
     outside = ", ".join(f"'{n}'" for n in LIVING_OUTSIDE)
     sep, before = CENSUS_ABSENCE
-    frame = con.execute(
+    frame = t.con.execute(
         f"""WITH hku AS (
             SELECT person_id, year, county_code, birth_date,
                    coalesce(note, '') IN ({outside}) AS outside
-            FROM hk),
+            FROM {t.hk}),
         xja AS (
             SELECT x.person_id, CAST(left(x.term, 4) AS INTEGER) AS year, x.status, x.grade,
-                   x.migrant, x.birth_date, s.county_code AS school_county
-            FROM xj x LEFT JOIN schools s USING (school_code)
+                   x.migrant, x.birth_date, x.school_code, s.county_code AS school_county
+            FROM {t.xj} x LEFT JOIN {t.schools} s USING (school_code)
             WHERE right(x.term, 1) = '1'),
         born AS (
             SELECT person_id, mode(birth_date ORDER BY birth_date) AS birth_date
             FROM (SELECT person_id, birth_date FROM hku UNION ALL
                   SELECT person_id, birth_date FROM xja)
             WHERE birth_date IS NOT NULL GROUP BY person_id),
-        h AS (SELECT year, person_id, any_value(county_code) AS county_code,
+        h AS (SELECT year, person_id, mode(county_code ORDER BY county_code) AS county_code,
                      bool_and(outside) AS outside
               FROM hku GROUP BY ALL),
         x AS (SELECT year, person_id,
                      bool_or(status = '在读') AS enrolled,
                      max(grade) FILTER (WHERE status = '在读') AS grade,
-                     any_value(school_county) FILTER (WHERE status = '在读') AS school_county,
+                     arg_max(school_county, (school_code, school_county))
+                       FILTER (WHERE status = '在读') AS school_county,
                      bool_or(migrant AND status <> '转出') AS migrant
               FROM xja GROUP BY ALL),
         gone AS (
             SELECT year(s.month) AS year, s.person_id
-            FROM am s LEFT JOIN am p ON p.person_id = s.person_id
+            FROM {t.am} s LEFT JOIN {t.am} p ON p.person_id = s.person_id
                  AND p.month = make_date(year(s.month), {before}, 1)
             WHERE month(s.month) = {sep} AND s.req > 0 AND s.unx > 0
               AND ((s.pres = 0 AND s.unx >= s.req)
                    OR (p.req > 0 AND p.pres = 0 AND p.unx >= p.req
-                       AND s.unx >= {SCHOOL_WEEK})))
+                       AND s.unx >= {rules.suspected_days})))
         SELECT coalesce(h.year, x.year) AS year, coalesce(h.person_id, x.person_id) AS person_id,
                coalesce(CASE WHEN x.enrolled THEN x.school_county END, h.county_code,
                         x.school_county) AS county_code,
-               coalesce(h.year, x.year) - year(b.birth_date)
-                 - CASE WHEN month(b.birth_date) >= 9 THEN 1 ELSE 0 END AS age,
+               census_age(b.birth_date, coalesce(h.year, x.year)) AS age,
                CASE WHEN h.person_id IS NOT NULL THEN NOT h.outside
                     ELSE coalesce(x.migrant, false) END AS resident,
                coalesce(x.enrolled, false) AND g.person_id IS NULL AS enrolled,
@@ -108,8 +89,9 @@ def census_from_tables(con) -> pd.DataFrame:
                coalesce(h.outside, false) AS outside
         FROM h FULL JOIN x USING (year, person_id)
         LEFT JOIN born b ON b.person_id = coalesce(h.person_id, x.person_id)
-        LEFT JOIN disabled d ON d.person_id = coalesce(h.person_id, x.person_id)
+        LEFT JOIN {t.disabled} d ON d.person_id = coalesce(h.person_id, x.person_id)
         LEFT JOIN gone g ON g.person_id = coalesce(h.person_id, x.person_id)
-             AND g.year = coalesce(h.year, x.year)"""
+             AND g.year = coalesce(h.year, x.year)
+        ORDER BY year, person_id"""
     ).df()
     return frame[frame["age"].notna() & frame["year"].notna()].astype({"age": int, "year": int})

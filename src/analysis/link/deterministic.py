@@ -14,6 +14,9 @@ Each clean row about a child gets the first rule that applies:
    majority ID takes the majority ID (rule ``student_no_corrects_id``): one pupil has one
    registry number, so the near-identical ID is the typo.
 
+Which column holds the subject's ID and which tables carry a registry number is declared
+in ``schema.yaml`` (the tables' linkage roles), not here.
+
 Rows that no rule resolves (no ID, a typo in it, an Excel-truncated one, an unknown
 registry number) are left to the probabilistic pass. The keys are ID numbers: they never
 leave the linkage stage, where they become pseudonymous ``person_id``s.
@@ -21,60 +24,70 @@ leave the linkage stage, where they become pseudonymous ``person_id``s.
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import cache
 
 import pandas as pd
 
-#: Per table: the column holding the ID number of the row's subject (the child, or the
-#: household member), if any, and whether the table carries a registry number.
-SUBJECT_ID = {
-    "hukou": "id_number",
-    "xueji": "id_number",
-    "poverty": "member_id",
-    "persuasion": "id_number",
-    "home_teaching": "id_number",
-}
-WITH_REGISTRY_NUMBER = ("xueji", "attendance", "leave", "redlist", "persuasion", "home_teaching")
+from analysis.clean.schema import load_schema
+from analysis.engine import scan
+from analysis.layout import Layout
+
+#: ID statuses of the cleaning stage that make an ID number a key.
 VALID = ("valid", "upgraded15")
 
 
-def _table(interim: Path, kind: str) -> str:
-    return f"read_parquet('{interim / (kind + '.parquet')}/*.parquet')"
+@cache
+def roles() -> dict[str, dict[str, str]]:
+    """Per clean table about persons: the column of each linkage role (``schema.yaml``)."""
+    return {kind: dict(s.roles) for kind, s in load_schema().items() if s.roles}
 
 
-def deterministic_links(interim: Path) -> pd.DataFrame:
+def subject_id(kind: str) -> str | None:
+    """The column holding the ID number of the row's subject (the child, or the household
+    member) in clean table ``kind``, if it has one."""
+    return roles().get(kind, {}).get("id_number")
+
+
+def has_registry_number(kind: str) -> bool:
+    """Whether clean table ``kind`` carries the student registry number (全国学籍号)."""
+    return "student_no" in roles().get(kind, {})
+
+
+def deterministic_links(layout: Layout) -> pd.DataFrame:
     """One row per clean row resolved by an identifier: ``kind``, ``source_file``,
     ``source_sheet``, ``source_row``, ``key`` (an 18-digit ID number) and ``rule``."""
-    import duckdb
+    from analysis.engine import connect
 
-    con = duckdb.connect(config={"threads": 2, "memory_limit": "4GB"})
-    con.execute("SET enable_progress_bar = false")
-    out = con.sql(deterministic_sql(interim)).df()
-    con.close()
-    return out
+    con = connect()
+    try:
+        return con.sql(deterministic_sql(layout)).df()
+    finally:
+        con.close()
 
 
-def deterministic_sql(interim: Path) -> str:
+def deterministic_sql(layout: Layout) -> str:
     """The query behind :func:`deterministic_links`, to run where the rows are (DuckDB)."""
-    interim = Path(interim)
-    kinds = [k for k in {*SUBJECT_ID, *WITH_REGISTRY_NUMBER} if (interim / f"{k}.parquet").exists()]
+    kinds = [
+        k for k in roles() if (subject_id(k) or has_registry_number(k)) and layout.table(k).exists()
+    ]
     regno = "(SELECT NULL::VARCHAR AS student_no, NULL::VARCHAR AS key WHERE false)"
     if "xueji" in kinds:
         regno = f"""(
             SELECT student_no, arg_max(id_number, n) AS key
             FROM (SELECT student_no, id_number, count(*) AS n
-                  FROM {_table(interim, "xueji")}
+                  FROM {scan(layout.table("xueji"))}
                   WHERE id_number_status IN {VALID} AND student_no IS NOT NULL
                   GROUP BY ALL)
             GROUP BY student_no
             HAVING 2 * max(n) > sum(n))"""
     parts = []
     for kind in sorted(kinds):
-        own = SUBJECT_ID.get(kind)
+        own = subject_id(kind)
         own_key = (
             f"CASE WHEN t.{own}_status IN {VALID} THEN t.{own} END" if own else "NULL::VARCHAR"
         )
-        if kind in WITH_REGISTRY_NUMBER:
+        table = scan(layout.table(kind))
+        if has_registry_number(kind):
             parts.append(
                 f"""SELECT '{kind}' AS kind, t.source_file, t.source_sheet, t.source_row,
                            CASE WHEN {own_key} IS NULL THEN r.key
@@ -86,13 +99,13 @@ def deterministic_sql(interim: Path) -> str:
                                      AND levenshtein({own_key}, r.key) <= 2
                                 THEN 'student_no_corrects_id'
                                 ELSE 'id' END AS rule
-                    FROM {_table(interim, kind)} t LEFT JOIN {regno} r USING (student_no)"""
+                    FROM {table} t LEFT JOIN {regno} r USING (student_no)"""
             )
         else:
             parts.append(
                 f"""SELECT '{kind}' AS kind, t.source_file, t.source_sheet, t.source_row,
                            {own_key} AS key, 'id' AS rule
-                    FROM {_table(interim, kind)} t"""
+                    FROM {table} t"""
             )
     if not parts:
         return (

@@ -33,68 +33,23 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from analysis.link.deterministic import SUBJECT_ID, VALID, deterministic_sql
+from analysis.config import EngineConfig, LinkConfig, default_config
+from analysis.engine import connect, scan
+from analysis.layout import Layout
+from analysis.link.deterministic import VALID, deterministic_sql, roles, subject_id
 from analysis.link.linker import ROLES
 from analysis.link.names import name_keys
+from analysis.privacy import person_id_sql
 
-#: Per table kind: the SQL expression (over the clean table) of each linker role.
-ROLE_COLUMNS: dict[str, dict[str, str]] = {
-    "hukou": {
-        "name": "name",
-        "birth_date": "birth_date",
-        "sex": "sex",
-        "id_number": "id_number",
-        "id_partial": "id_number_partial",
-        "guardian_name": "father_name",
-        "alt_guardian": "mother_name",
-        "address": "hukou_address",
-    },
-    "xueji": {
-        "name": "name",
-        "birth_date": "birth_date",
-        "sex": "sex",
-        "id_number": "id_number",
-        "id_partial": "id_number_partial",
-        "student_no": "student_no",
-        "guardian_name": "guardian_name",
-        "address": "hukou_address",
-    },
-    "attendance": {"name": "name", "student_no": "student_no"},
-    "leave": {"name": "name", "student_no": "student_no"},
-    "redlist": {"name": "name", "student_no": "student_no"},
-    "poverty": {
-        "name": "member_name",
-        "sex": "sex",
-        "id_number": "member_id",
-        "id_partial": "member_id_partial",
-    },
-    "disability": {
-        "name": "name",
-        "birth_date": "birth_date",
-        "sex": "sex",
-        "guardian_name": "guardian_name",
-        "address": "address",
-    },
-    "persuasion": {
-        "name": "name",
-        "id_number": "id_number",
-        "id_partial": "id_number_partial",
-        "student_no": "student_no",
-    },
-    "home_teaching": {
-        "name": "name",
-        "id_number": "id_number",
-        "id_partial": "id_number_partial",
-        "student_no": "student_no",
-    },
-}
-
-#: Tables whose rows say who the person is beyond a name (birth date, sex, ID, guardian):
-#: the persons found by an identifier are profiled from these.
-_PROFILE_KINDS = ("hukou", "xueji", "poverty", "persuasion", "home_teaching")
 #: The linker's roles a clean row can fill (county comes from the file name; the
 #: alternative name is a profile's, from the registry rows).
 _ROLES = tuple(r for r in ROLES if r not in ("alt_name", "county"))
+
+
+def profile_kinds() -> list[str]:
+    """Tables whose rows say who the person is beyond a name and a registry number (birth
+    date, sex, ID, guardian): the persons found by an identifier are profiled from these."""
+    return [k for k, r in roles().items() if set(r) - {"name", "student_no"}]
 
 
 @dataclass
@@ -108,48 +63,47 @@ class IndexResult:
     stats: dict = field(default_factory=dict)
 
 
-def _records_sql(interim: Path, kinds: list[str]) -> str:
+def records_sql(layout: Layout, kinds: list[str]) -> str:
     """Every clean row of ``kinds`` in the linker's roles. An ID number that failed its
     check digit is null in the clean table; its raw text (from the quarantine) is evidence
     all the same (one mistyped digit away from the person's number), so it fills
     ``id_number`` here, where only the linker sees it."""
-    quarantine = interim / "quarantine.parquet"
     bad_ids = (
         rf"""(SELECT source_file, source_sheet, source_row, "column" AS col,
                     upper(regexp_replace(raw_value, '\s', '', 'g')) AS raw_id
-             FROM read_parquet('{quarantine}/*.parquet')
+             FROM {scan(layout.quarantine)}
              WHERE reason = 'id_bad_check' AND scope = 'value')"""
-        if quarantine.exists()
+        if layout.quarantine.exists()
         else "(SELECT NULL::VARCHAR AS source_file, NULL::VARCHAR AS source_sheet, "
         "NULL::BIGINT AS source_row, NULL::VARCHAR AS col, NULL::VARCHAR AS raw_id WHERE false)"
     )
     parts = []
     for kind in kinds:
-        roles = ROLE_COLUMNS[kind]
+        cols_of = roles()[kind]
         cols = ", ".join(
             (
-                f"coalesce(t.{roles[r]}::VARCHAR, q.raw_id) AS {r}"
-                if r == "id_number" and r in roles
-                else f"t.{roles[r]}::VARCHAR AS {r}"
-                if r in roles
+                f"coalesce(t.{cols_of[r]}::VARCHAR, q.raw_id) AS {r}"
+                if r == "id_number" and r in cols_of
+                else f"t.{cols_of[r]}::VARCHAR AS {r}"
+                if r in cols_of
                 else f"NULL::VARCHAR AS {r}"
             )
             for r in _ROLES
         )
-        own = SUBJECT_ID.get(kind)
+        own = subject_id(kind)
         status = f"t.{own}_status" if own else "NULL::VARCHAR"
         join = (
             f"""LEFT JOIN {bad_ids} q ON q.source_file = t.source_file
                 AND q.source_sheet = t.source_sheet AND q.source_row = t.source_row
-                AND q.col = '{roles["id_number"]}'"""
-            if "id_number" in roles
+                AND q.col = '{cols_of["id_number"]}'"""
+            if "id_number" in cols_of
             else ""
         )
         parts.append(
             rf"""SELECT '{kind}' AS kind, t.source_file, t.source_sheet, t.source_row, {cols},
                        {status} AS id_status,
                        regexp_extract(t.source_file, '(^|/)(\d{{6}})_', 2) AS county
-                FROM read_parquet('{interim / (kind + ".parquet")}/*.parquet') t {join}"""
+                FROM {scan(layout.table(kind))} t {join}"""
         )
     return " UNION ALL ".join(f"({p})" for p in parts)
 
@@ -194,7 +148,8 @@ def _profile_sql(source: str, group: str) -> str:
 
 
 def _prepared(con, profile_sql: str, name: str) -> None:
-    """A Splink input table ``name`` in the linker's columns from a profile query."""
+    """A Splink input table ``name`` in the linker's columns from a profile query, in the
+    order of its ids (records' own values), so Splink sees the same table every run."""
     con.execute(
         f"""CREATE OR REPLACE TABLE {name} AS
         SELECT p.unique_id::VARCHAR AS unique_id,
@@ -210,17 +165,18 @@ def _prepared(con, profile_sql: str, name: str) -> None:
         LEFT JOIN name_keys k ON k.n = p.name
         LEFT JOIN name_keys ka ON ka.n = p.alt_name
         LEFT JOIN name_keys kg ON kg.n = p.guardian_name
-        LEFT JOIN name_keys kag ON kag.n = p.alt_guardian"""
+        LEFT JOIN name_keys kag ON kag.n = p.alt_guardian
+        ORDER BY unique_id"""
     )
 
 
-def _household_corrects_id(con, interim: Path) -> None:
+def _household_corrects_id(con, layout: Layout) -> None:
     """An ID in a single household-check row that is one digit off (in its first 17, the
     check digit recomputed) from the ID of a child of the same name in the same household
     is a typo that passed the check: the row takes the household's ID (rule
     ``household_corrects_id``). Registry numbers do this for pupils; the household number
     does it for children in the household check, every year of which lists the child."""
-    hukou = f"read_parquet('{interim / 'hukou.parquet'}/*.parquet')"
+    hukou = scan(layout.table("hukou"))
     con.execute(
         f"""CREATE TEMP TABLE fix AS
         WITH hk AS (
@@ -294,46 +250,38 @@ def _name_corrects_id(con) -> int:
 
 
 def build_index(
-    interim: Path,
-    out_dir: Path,
+    layout: Layout,
+    out: Layout,
     salt: str,
-    threshold: float = 0.99,
-    seed: int = 2020,
-    engine: str = "duckdb",
+    link: LinkConfig | None = None,
+    engine: EngineConfig | None = None,
 ) -> IndexResult:
-    """The master person index of the clean tables in ``interim`` (see the module
-    docstring), written to ``out_dir``/``person_index.parquet`` and ``persons.parquet``.
-    ``engine``: where the probabilistic pass scores its pairs, ``"duckdb"`` or ``"spark"``
-    (:mod:`analysis.link.spark`; the model is trained on DuckDB either way).
-    ``threshold``: the match probability at or above which an entity joins a person."""
+    """The master person index of ``layout``'s clean tables (see the module docstring),
+    written to ``out.person_index`` and ``out.persons``. ``link``: the match threshold,
+    Splink's seed and where the probabilistic pass scores its pairs (``duckdb`` or
+    ``spark``, :mod:`analysis.link.spark`; the model is trained on DuckDB either way)."""
     from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
 
-    from analysis.link.linker import (
-        _quiet,
-        best_match,
-        connect,
-        oriented_pairs,
-        settings,
-        train,
-    )
+    from analysis.link.linker import _quiet, best_match, oriented_pairs, settings, train
 
+    link = link or default_config().link
+    threshold, seed = link.threshold, link.seed
     _quiet()
-    interim, out_dir = Path(interim), Path(out_dir)
     stats: dict = {}
     t0 = time.perf_counter()
-    con = connect()
-    kinds = [k for k in ROLE_COLUMNS if (interim / f"{k}.parquet").exists()]
-    con.execute(f"CREATE VIEW records AS {_records_sql(interim, kinds)}")
-    con.execute(f"CREATE TABLE det AS {deterministic_sql(interim)}")
+    con = connect(engine)
+    kinds = [k for k in roles() if layout.table(k).exists()]
+    con.execute(f"CREATE VIEW records AS {records_sql(layout, kinds)}")
+    con.execute(f"CREATE TABLE det AS {deterministic_sql(layout)}")
     if "hukou" in kinds:
-        _household_corrects_id(con, interim)
+        _household_corrects_id(con, layout)
     # Rows that say who the person is, with the key the first pass gave them: the
     # profiles of pass 3 are made from them, and the name check of IDs reads their names.
-    profile_kinds = [k for k in kinds if k in _PROFILE_KINDS]
+    profiled = [k for k in kinds if k in profile_kinds()]
     con.execute(
         f"""CREATE TABLE resolved AS
-        SELECT r.*, d.key FROM ({_records_sql(interim, profile_kinds)}) r JOIN det d
+        SELECT r.*, d.key FROM ({records_sql(layout, profiled)}) r JOIN det d
         USING (kind, source_file, source_sheet, source_row)"""
     )
     stats["ids_corrected_by_name"] = _name_corrects_id(con)
@@ -383,7 +331,7 @@ def build_index(
         linker = Linker([s_new, s_old], settings("link_only"))
         train(linker, seed)
         model = linker.misc.save_model_to_json()
-        if engine == "spark":
+        if link.engine == "spark":
             from analysis.link import spark
 
             pairs = spark.predict(
@@ -395,12 +343,12 @@ def build_index(
                 threshold,
                 "link_only",
             )
-        elif engine == "duckdb":
+        elif link.engine == "duckdb":
             pairs = linker.inference.predict(
                 threshold_match_probability=threshold
             ).as_pandas_dataframe()
         else:
-            raise ValueError(f"engine {engine!r}: 'duckdb' or 'spark'")
+            raise ValueError(f"link engine {link.engine!r}: 'duckdb' or 'spark'")
         # Each entity is one person: its best match (ties: the smaller key).
         matches = best_match(oriented_pairs(pairs, "entities")).rename(
             columns={"id_l": "entity", "id_r": "key"}
@@ -412,7 +360,7 @@ def build_index(
         if len(rest) > 1:
             # The trained model, applied within the leftover entities (dedupe).
             model["link_type"] = "dedupe_only"
-            if engine == "spark":
+            if link.engine == "spark":
                 within = spark.predict(model, {"rest_entities": rest}, threshold, "dedupe_only")
             else:
                 s_rest = db.register(rest, table_name="rest_entities")
@@ -451,9 +399,16 @@ def build_index(
         }
     ).merge(matches[["entity", "match_probability"]], on="entity", how="left")
     con.register("final_df", final)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    links, persons = out_dir / "person_index.parquet", out_dir / "persons.parquet"
-    tmp_links, tmp_persons = links.with_suffix(".partial"), persons.with_suffix(".partial")
+    _write_index(con, out, salt, stats)
+    con.close()
+    stats["seconds"] = round(time.perf_counter() - t0, 1)
+    return IndexResult(out.person_index, out.persons, stats)
+
+
+def _write_index(con, out: Layout, salt: str, stats: dict) -> None:
+    """The index rows (deterministic, then the final keys of the rest) with their salted
+    person ids, to ``out.person_index`` and ``out.persons``."""
+    out.processed.mkdir(parents=True, exist_ok=True)
     con.execute(
         """CREATE TABLE index_rows AS
         SELECT kind, source_file, source_sheet, source_row, key, rule,
@@ -470,28 +425,24 @@ def build_index(
     # Hash each distinct key once (400,000 at yuxi, against 16 million rows).
     con.execute(
         f"""CREATE TABLE pids AS
-        SELECT key, sha256('{salt}' || chr(31) || key)[1:16] AS person_id,
-               length(key) = 18 AS has_id
+        SELECT key, {person_id_sql("key", salt)} AS person_id, length(key) = 18 AS has_id
         FROM (SELECT DISTINCT key FROM index_rows)"""
     )
     con.execute(
         f"""COPY (SELECT i.kind, i.source_file, i.source_sheet, i.source_row, p.person_id,
                          i.rule, i.match_probability
-                  FROM index_rows i JOIN pids p USING (key))
-            TO '{tmp_links}' (FORMAT parquet, COMPRESSION zstd)"""
+                  FROM index_rows i JOIN pids p USING (key)
+                  ORDER BY i.kind, i.source_file, i.source_sheet, i.source_row)
+            TO '{out.person_index}' (FORMAT parquet, COMPRESSION zstd)"""
     )
     con.execute(
         f"""COPY (SELECT p.person_id, count(*) AS records, any_value(p.has_id) AS has_id,
                          list_sort(list_distinct(list(i.kind))) AS kinds
-                  FROM index_rows i JOIN pids p USING (key) GROUP BY p.person_id)
-            TO '{tmp_persons}' (FORMAT parquet, COMPRESSION zstd)"""
+                  FROM index_rows i JOIN pids p USING (key) GROUP BY p.person_id
+                  ORDER BY p.person_id)
+            TO '{out.persons}' (FORMAT parquet, COMPRESSION zstd)"""
     )
     stats["rules"] = dict(
         con.execute("SELECT rule, count(*) FROM index_rows GROUP BY rule ORDER BY rule").fetchall()
     )
-    stats["persons"] = con.execute("SELECT count(*) FROM pids").fetchall()[0][0]
-    con.close()
-    tmp_links.replace(links)
-    tmp_persons.replace(persons)
-    stats["seconds"] = round(time.perf_counter() - t0, 1)
-    return IndexResult(links, persons, stats)
+    stats["persons"] = con.execute("SELECT count(*) FROM pids").fetchone()[0]

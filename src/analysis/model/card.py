@@ -7,32 +7,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.labels import label, labels
 from analysis.model.train import Validation
 
-MODEL_NAMES = {
-    "gradient_boosting": "梯度提升模型（本模型）",
-    "logistic_regression": "逻辑回归",
-    "abc_rule": "ABC预警规则（缺勤/行为/学业）",
-    "prior_absence": "仅上学期无故缺勤天数",
-    "school_rate": "学校历史辍学率",
-    "county_rate": "县历史辍学率",
-}
-METRIC_NAMES = {
-    "roc_auc": "ROC-AUC",
-    "pr_auc": "PR-AUC",
-    "precision_at_list": "名单精确率",
-    "recall_at_list": "名单召回率",
-    "brier": "Brier分数",
-    "ece": "期望校准误差",
-}
-GROUP_NAMES = {
-    "sex": "性别",
-    "ethnicity": "民族",
-    "poverty": "贫困状况",
-    "disability_group": "残疾",
-    "migrant_group": "随迁",
-    "county_code": "县（市、区）",
-}
+#: The models, metrics and audit groups as the card names them (``labels.yaml``).
+MODEL_NAMES = labels("models")
+METRIC_NAMES = {k: v for k, v in labels("metrics").items() if k != "auc_gain"}
+GROUP_NAMES = labels("groups")
 
 
 def _fmt(v: float, metric: str) -> str:
@@ -59,14 +40,14 @@ def metrics_table(summary: dict, term: str | None = None) -> pd.DataFrame:
         if sub.empty:
             continue
         row = {"模型": MODEL_NAMES[name]}
-        for k, label in METRIC_NAMES.items():
+        for k, name_zh in METRIC_NAMES.items():
             if k in sub.index:
                 r = sub.loc[k]
-                row[label] = f"{_fmt(r.estimate, k)} [{_fmt(r.lo, k)}, {_fmt(r.hi, k)}]"
+                row[name_zh] = f"{_fmt(r.estimate, k)} [{_fmt(r.lo, k)}, {_fmt(r.hi, k)}]"
             else:
-                row[label] = "—"
+                row[name_zh] = "—"
         d = sub.loc["roc_auc"] if "roc_auc" in sub.index and "diff" in sub.columns else None
-        row["梯度提升的ROC-AUC高出（配对）"] = (
+        row[label("metrics", "auc_gain")] = (
             "—"
             if d is None or pd.isna(d["diff"])
             else f"{d['diff']:+.3f} [{d['diff_lo']:+.3f}, {d['diff_hi']:+.3f}]"
@@ -108,21 +89,7 @@ def bias_frame(summary: dict, county: str | None = None) -> pd.DataFrame:
     if county:
         b = b[(b["group"] != "county_code") | (b["level"] == county)]
     b = b.assign(组别=b["group"].map(GROUP_NAMES).fillna(b["group"]))
-    cols = {
-        "组别": "组别",
-        "level": "组",
-        "n": "人数",
-        "positives": "辍学",
-        "listed": "上名单",
-        "hits": "命中",
-        "fnr": "漏报率",
-        "fdr": "误报率",
-        "precision": "精确率",
-        "fnr_ratio": "漏报率比",
-        "fdr_ratio": "误报率比",
-        "precision_ratio": "精确率比",
-        "outside": "0.8–1.25",
-    }
+    cols = {"组别": "组别"} | {k: v for k, v in labels("bias_columns").items() if k != "group"}
     return b[list(cols)].rename(columns=cols).reset_index(drop=True)
 
 
@@ -169,7 +136,7 @@ def model_card(summary: dict, val: Validation, county: str | None = None) -> str
         f"## 时间验证（{'、'.join(summary['test_terms'])}，每学期只用此前的学期训练）",
         "",
         f"最后一个检验学期 {last} 的结果，方括号内为95%自助法置信区间；"
-        "名单精确率和召回率按各县的实际名单容量计算，同分者按学生编号排序（固定且不偏向任何人）。"
+        "名单精确率和召回率按各县的实际名单容量计算，同分者按其记录本身的取值排序（固定且不偏向任何人）。"
         "最后一列是同一批学生、同一组自助样本上梯度提升与该模型ROC-AUC之差及其95%区间："
         "区间不含0，才说明梯度提升确实更好；两个模型各自的区间相互重叠并不等于二者没有差别。",
         "",

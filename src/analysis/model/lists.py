@@ -1,7 +1,7 @@
 """Red and white lists per county, with reasons in plain Chinese.
 
-* **Red list (红名单)**: a county's ``capacity`` pupils of highest risk (ties by
-  ``person_id``, see :mod:`analysis.model.metrics`), who get a paired cadre or teacher
+* **Red list (红名单)**: a county's ``capacity`` pupils of highest risk (ties by the row's
+  ``order_key``, see :mod:`analysis.model.metrics`), who get a paired cadre or teacher
   (结对包保). Each row carries the top reasons and the change since the last list
   (新进, 保留).
 * **White list (白名单)**: pupils the county was following (on the last red list, or
@@ -24,6 +24,10 @@ import pandas as pd
 from analysis.model.features import FEATURES
 from analysis.model.metrics import listed, rank_within
 from analysis.model.train import RiskModel
+
+#: How pupils with the same risk are ordered at a list's cut: by their feature row's own
+#: values (``order_key``), then (rows identical in every value) by ``person_id``.
+TIEBREAK = ["order_key", "person_id"]
 
 #: Features shown with a county percentile (measured quantities; higher is worse).
 _RANKED = {
@@ -143,8 +147,8 @@ def county_lists(
     ``county_code``) for the change. Returns (red, white), both sorted by county and rank."""
     scored = scored.reset_index(drop=True)
     scored = scored.assign(
-        rank_in_county=rank_within(scored, "risk", "county_code", "person_id"),
-        red=listed(scored, "risk", "county_code", capacity, "person_id"),
+        rank_in_county=rank_within(scored, "risk", "county_code", TIEBREAK),
+        red=listed(scored, "risk", "county_code", capacity, TIEBREAK),
     )
     prev = set() if previous_red is None else set(previous_red["person_id"])
     reds = []
@@ -173,4 +177,5 @@ def county_lists(
                 ],
                 ignore_index=True,
             )
-    return red, white.sort_values(["county_code", "change", "person_id"]).reset_index(drop=True)
+    order = ["county_code", "change", "order_key", "person_id"]
+    return red, white.sort_values(order, na_position="last").reset_index(drop=True)

@@ -6,10 +6,12 @@ of times) instead of a resampled copy of the data: 500 replicates of 200,000 row
 seconds.
 
 **The list and its ties.** A county's list holds its ``capacity`` highest scores. Pupils
-with the same score are ordered by ``tiebreak`` (the pseudonymous ``person_id``, a salted
-hash: a fixed order that favours nobody), so the list at the cut is deterministic and a
-coarse score (a rule with three levels) is not given an unfair advantage or penalty: its
-ties are cut the way a lottery would cut them, the same way every run.
+with the same score are ordered by ``tiebreak``: in this project the feature row's
+``order_key`` (a hash of the pupil's own record values, never of the salted
+``person_id``: a fixed order that favours nobody), then ``person_id`` for rows whose
+records are identical. So the list at the cut is the same in every run and every data
+folder, and a coarse score (a rule with three levels) is not given an unfair advantage or
+penalty: its ties are cut the way a lottery would cut them.
 """
 
 from __future__ import annotations
@@ -19,12 +21,18 @@ import pandas as pd
 
 
 def rank_within(
-    frame: pd.DataFrame, score: str | np.ndarray, group: str, tiebreak: str
+    frame: pd.DataFrame, score: str | np.ndarray, group: str, tiebreak: str | list[str]
 ) -> np.ndarray:
     """Each row's rank (1 = highest score) within its group; ties ordered by ``tiebreak``
-    ascending."""
+    (a column, or several, the first deciding first) ascending.
+
+    >>> f = pd.DataFrame({"g": ["a", "a", "a"], "s": [0.2, 0.5, 0.5], "k": [3, 2, 1]})
+    >>> rank_within(f, "s", "g", "k").tolist()
+    [3, 2, 1]
+    """
     s = frame[score].to_numpy() if isinstance(score, str) else np.asarray(score)
-    order = np.lexsort((frame[tiebreak].to_numpy(), -s))
+    cols = [tiebreak] if isinstance(tiebreak, str) else list(tiebreak)
+    order = np.lexsort((*(frame[c].to_numpy() for c in reversed(cols)), -s))
     g = frame[group].fillna("").to_numpy()[order]
     rank = np.empty(len(s), int)
     rank[order] = pd.Series(np.ones(len(order), int)).groupby(g).cumsum().to_numpy()
@@ -32,7 +40,11 @@ def rank_within(
 
 
 def listed(
-    frame: pd.DataFrame, score: str | np.ndarray, group: str, capacity: dict, tiebreak: str
+    frame: pd.DataFrame,
+    score: str | np.ndarray,
+    group: str,
+    capacity: dict,
+    tiebreak: str | list[str],
 ) -> np.ndarray:
     """A boolean array: the row is on its group's list (the ``capacity[group]`` highest
     scores; ties ordered by ``tiebreak`` ascending). Groups missing from ``capacity`` list

@@ -1,6 +1,5 @@
 """``analysis model``: features, temporal validation, the fitted model, red and white lists
-and the model card, from ``data/interim/`` and ``data/processed/`` to
-``data/processed/model/``:
+and the model card, from ``interim/`` and ``processed/`` to ``processed/model/``:
 
 * ``features.parquet``: the feature table of every term (one row per pupil and term);
 * ``validation/``: ``metrics.parquet`` (every test term, model and metric with its
@@ -9,57 +8,43 @@ and the model card, from ``data/interim/`` and ``data/processed/`` to
 * ``model.pkl``: the final model (fit on every labelled term, recalibrated on the last),
   with the fingerprint of its training data; :func:`score_term` scores a new term with it;
 * ``lists/<county code>/``: that county's ``red_list.parquet``, ``white_list.parquet`` and
-  ``model_card.md``, holding only that county's children;
+  ``model_card.md``, holding only that county's children (checked before writing);
 * ``model_card.md`` and ``model.json`` (the figures of the card) for the prefecture.
 
-The whole folder is written to a temporary one and swapped in at the end: a failed run
-leaves the last one whole.
+The whole folder is written aside and swapped in at the end (:func:`analysis.runs.staged`):
+a failed run leaves the last one whole.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.link.checks import _mask_sql, load_base_tables
-from analysis.link.linker import connect
+from analysis.config import Config, ConfigError, ModelConfig, default_config
+from analysis.engine import connect, scan
+from analysis.layout import Layout
+from analysis.link.tables import BaseTables, base_tables
 from analysis.model.card import model_card
-from analysis.model.features import FEATURES, GROUPS, feature_table, load_model_tables
-from analysis.model.lists import county_lists
+from analysis.model.features import FEATURES, GROUPS, ModelTables, feature_table, model_tables
+from analysis.model.lists import TIEBREAK, county_lists
 from analysis.model.train import RiskModel, Validation, column, fit, group_rate, rolling_validation
+from analysis.privacy import check_one_county
+from analysis.runs import fingerprint, read_manifest, staged, unchanged, write_json
+from analysis.summary import StageSummary
 
-#: The mentoring capacity of a county without a red-list ledger: this share of its pupils.
-DEFAULT_CAPACITY_SHARE = 0.006
 
+@dataclass(repr=False)
+class ModelSummary(StageSummary):
+    """The model stage's summary, with what a researcher works on next: the validation,
+    the fitted model and the lists (only ``validation`` when the stage was skipped)."""
 
-@dataclass
-class ModelResult:
-    """What a run of the stage made (``skipped``: nothing, the last run's output stands;
-    then only ``folder`` and ``summary`` are set)."""
-
-    folder: Path
-    summary: dict
-    skipped: bool = False
     validation: Validation | None = None
     model: RiskModel | None = None
     red: pd.DataFrame | None = None
     white: pd.DataFrame | None = None
-
-
-def _input_fingerprint(data_dir: Path, settings: str) -> str:
-    """The link stage's fingerprint (of the clean tables and its rules) with this stage's
-    settings and the package version: equal means the same output."""
-    from analysis import __version__
-
-    manifest = data_dir / "processed" / "link_manifest.json"
-    link = json.loads(manifest.read_text(encoding="utf-8")).get("fingerprint", "")
-    return hashlib.sha1(f"{link}|{settings}|{__version__}".encode()).hexdigest()
 
 
 def baselines() -> dict:
@@ -84,171 +69,161 @@ def _abc_rule(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     return (a + b + c).to_numpy(float)
 
 
-def capacity_of(con, counties: list[str], pupils: dict) -> dict:
+def capacity_of(t: BaseTables, layout: Layout, pupils: dict, share: float) -> dict:
     """Each county's list size: the number on its latest red-list ledger (红名单排查) if it
-    keeps one, else :data:`DEFAULT_CAPACITY_SHARE` of its pupils."""
-    cap = {c: max(1, round(DEFAULT_CAPACITY_SHARE * pupils.get(c, 0))) for c in counties}
-    has_ledger = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'redlist'"
-    ).fetchall()[0][0]
-    rows = []
-    if has_ledger:
-        rows = con.execute(
-            """WITH c AS (
-                SELECT regexp_extract(source_file, '(^|/)(\\d{6})_', 2) AS county, term,
+    keeps one, else ``share`` of its pupils (at least one)."""
+    cap = {c: max(1, round(share * n)) for c, n in pupils.items()}
+    if layout.table("redlist").exists():
+        rows = t.con.execute(
+            f"""WITH c AS (
+                SELECT regexp_extract(source_file, '(^|/)(\\d{{6}})_', 2) AS county, term,
                        count(*) FILTER (WHERE red_list = '是') AS n
-                FROM redlist GROUP BY ALL)
+                FROM {scan(layout.table("redlist"))} GROUP BY ALL)
             SELECT county, arg_max(n, term) FROM c GROUP BY county"""
         ).fetchall()
-    for county, n in rows:
-        if county in cap and n:
-            cap[county] = int(n)
+        for county, n in rows:
+            if county in cap and n:
+                cap[county] = int(n)
     return cap
 
 
-def _load(con, data_dir: Path) -> None:
-    interim, processed = data_dir / "interim", data_dir / "processed"
-    index = processed / "person_index.parquet"
-    for p in (index, processed / "checks"):
+def _who(t: BaseTables, persons: pd.DataFrame) -> pd.DataFrame:
+    """Name, masked ID, township and school name of ``persons`` (for the lists)."""
+    t.con.register("wanted", persons[["person_id", "school_code"]])
+    try:
+        return t.con.execute(
+            f"""WITH r AS (
+                SELECT person_id, name, id_number FROM {t.xj} SEMI JOIN wanted USING (person_id)
+                UNION ALL
+                SELECT person_id, name, id_number FROM {t.hk} SEMI JOIN wanted USING (person_id)),
+            w AS (SELECT person_id, mode(name ORDER BY name) AS name,
+                         mask_id(mode(id_number ORDER BY id_number)
+                           FILTER (WHERE id_number IS NOT NULL)) AS id_masked
+                  FROM r GROUP BY person_id)
+            SELECT DISTINCT wanted.person_id, w.name, w.id_masked, s.school_name,
+                   s.school_township AS township, s.county
+            FROM wanted LEFT JOIN w USING (person_id)
+            LEFT JOIN {t.schools} s ON s.school_code = wanted.school_code"""
+        ).df()
+    finally:
+        t.con.unregister("wanted")
+
+
+def input_fingerprint(layout: Layout, model: ModelConfig) -> str:
+    """The link stage's fingerprint (of the clean tables and its rules) with this stage's
+    settings: equal means the same output."""
+    link = read_manifest(layout.link_manifest) or {}
+    return fingerprint(link.get("fingerprint"), model)
+
+
+def model(layout: Layout, config: Config | None = None, *, force: bool = False) -> ModelSummary:
+    """Run the model stage on ``layout`` (see the module docstring). A run whose inputs and
+    settings are those of the last run does nothing unless ``force``."""
+    config = config or default_config()
+    if not layout.link_manifest.exists():
+        raise FileNotFoundError(f"{layout.link_manifest} is missing: run `analysis link` first")
+    for p in (layout.person_index, layout.checks):
         if not p.exists():
             raise FileNotFoundError(f"{p} is missing: run `analysis link` first")
-    load_base_tables(con, interim, index)
-    load_model_tables(con, interim, index, processed / "checks")
-    if (interim / "redlist.parquet").exists():
-        con.execute(
-            f"CREATE OR REPLACE TABLE redlist AS SELECT * FROM "
-            f"read_parquet('{interim / 'redlist.parquet'}/*.parquet')"
+    key = input_fingerprint(layout, config.model)
+    prev = None if force else unchanged(layout.model_json, key, [layout.model])
+    if prev is not None:
+        val = Validation.load(layout.validation_dir)
+        return ModelSummary(
+            "model", True, prev, *_summary_tables(prev, val, layout), validation=val
+        )
+    with staged(layout, [layout.model], "model") as stage:
+        con = connect(config.engine)
+        try:
+            t = base_tables(con, layout)
+            _check_capacity(t, config.model)
+            m = model_tables(t, layout, config.rules)
+            out = _run(m, layout, stage, config.model, key)
+        finally:
+            con.close()
+    summary, val, final, red, white = out
+    tables, notes = _summary_tables(summary, val, layout)
+    return ModelSummary("model", False, summary, tables, notes, val, final, red, white)
+
+
+def _check_capacity(t: BaseTables, cfg: ModelConfig) -> None:
+    """A list size given for a county code the registry does not know is a mistake (a
+    typo would otherwise leave the real county at its default size, silently)."""
+    known = {r[0] for r in t.con.execute(f"SELECT DISTINCT county_code FROM {t.reg}").fetchall()}
+    unknown = sorted(set(map(str, cfg.capacity)) - known)
+    if unknown:
+        raise ConfigError(
+            f"capacity: no county {', '.join(unknown)} in the registry "
+            f"(its counties: {', '.join(sorted(k for k in known if k))})"
         )
 
 
-def _who(con, persons: pd.DataFrame) -> pd.DataFrame:
-    """Name, sex, masked ID, township and school name of ``persons`` (for the lists)."""
-    con.register("wanted", persons[["person_id", "school_code"]])
-    masked = _mask_sql("mode(id_number ORDER BY id_number) FILTER (WHERE id_number IS NOT NULL)")
-    out = con.execute(
-        f"""WITH r AS (
-            SELECT person_id, name, id_number FROM xj SEMI JOIN wanted USING (person_id)
-            UNION ALL
-            SELECT person_id, name, id_number FROM hk SEMI JOIN wanted USING (person_id)),
-        w AS (SELECT person_id, mode(name ORDER BY name) AS name, {masked} AS id_masked
-              FROM r GROUP BY person_id)
-        SELECT DISTINCT wanted.person_id, w.name, w.id_masked, s.school_name,
-               s.school_township AS township, s.county
-        FROM wanted LEFT JOIN w USING (person_id)
-        LEFT JOIN schools s ON s.school_code = wanted.school_code"""
-    ).df()
-    con.unregister("wanted")
-    return out
-
-
-def model(
-    data_dir: Path,
-    capacity: dict | None = None,
-    n_test: int = 4,
-    n_boot: int = 500,
-    seed: int = 0,
-    force: bool = True,
-) -> ModelResult:
-    """Run the model stage on ``data_dir`` (see the module docstring). With ``force``
-    false, a run whose inputs and settings are those of the last run does nothing."""
-    data_dir = Path(data_dir)
-    out = data_dir / "processed" / "model"
-    if not (data_dir / "processed" / "link_manifest.json").exists():
-        raise FileNotFoundError(
-            f"{data_dir / 'processed' / 'link_manifest.json'} is missing: run `analysis link` first"
-        )
-    key = _input_fingerprint(
-        data_dir, f"{sorted((capacity or {}).items())}|{n_test}|{n_boot}|{seed}"
+def _run(m: ModelTables, layout: Layout, stage: Layout, cfg: ModelConfig, key: str):
+    """Features, validation, the final model, the lists and the cards, into ``stage``."""
+    ft = feature_table(m, decay=cfg.decay)
+    stage.model.mkdir(parents=True)
+    ft.to_parquet(stage.features, index=False)
+    latest = ft["term"].max()
+    now = ft[ft["term"] == latest]
+    pupils = now["county_code"].value_counts().to_dict()
+    counties = sorted(c for c in ft["county_code"].dropna().unique())
+    # Counties not given a list size keep their ledger's (or the default share).
+    cap = capacity_of(m.base, layout, {c: pupils.get(c, 0) for c in counties}, cfg.capacity_share)
+    cap |= {str(k): int(v) for k, v in cfg.capacity.items()}
+    val = rolling_validation(
+        ft, list(FEATURES), "dropout", "term", "county_code", cap, TIEBREAK,
+        baselines=baselines(), audit_groups=GROUPS, n_test=cfg.n_test, n_boot=cfg.n_boot,
+        seed=cfg.seed,
+    )  # fmt: skip
+    val.save(stage.validation_dir)
+    final = fit(ft, list(FEATURES), "dropout", "term", seed=cfg.seed)
+    final.save(stage.model_pickle)
+    scored = now.assign(risk=final.predict(now)) if len(now) else now.assign(risk=[])
+    last_test = val.predictions[
+        (val.predictions["model"] == val.main)
+        & (val.predictions["term"] == val.predictions["term"].max())
+        & val.predictions["listed"]
+    ]
+    red, white = _lists(m.base, final, scored, cap, last_test)
+    summary = _summary(val, final, ft, cap, latest, red, white)
+    summary["county_names"] = dict(
+        m.base.con.execute(f"SELECT DISTINCT county_code, county FROM {m.base.schools}").fetchall()
     )
-    if not force and (out / "model.json").exists():
-        last = json.loads((out / "model.json").read_text(encoding="utf-8"))
-        if last.get("input_fingerprint") == key:
-            return ModelResult(out, last, skipped=True)
-    tmp = out.with_name("model.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "validation").mkdir(parents=True)
-    con = connect("8GB")
-    try:
-        _load(con, data_dir)
-        ft = feature_table(con)
-        ft.to_parquet(tmp / "features.parquet", index=False)
-        features = list(FEATURES)
-        latest = ft["term"].max()
-        now = ft[ft["term"] == latest]
-        pupils = now["county_code"].value_counts().to_dict()
-        counties = sorted(c for c in ft["county_code"].dropna().unique())
-        # Counties not given a list size keep their ledger's (or the default share).
-        cap = capacity_of(con, counties, pupils) | dict(capacity or {})
-        val = rolling_validation(
-            ft,
-            features,
-            "dropout",
-            "term",
-            "county_code",
-            cap,
-            "person_id",
-            baselines=baselines(),
-            audit_groups=GROUPS,
-            n_test=n_test,
-            n_boot=n_boot,
-            seed=seed,
+    summary["fingerprint"] = key
+    write_json(stage.model_json, summary)
+    stage.model_card.write_text(model_card(summary, val), encoding="utf-8")
+    for county in counties:
+        stage.county_lists(county).mkdir(parents=True)
+        for frame, path in ((red, stage.red_list(county)), (white, stage.white_list(county))):
+            mine = frame[frame["county_code"] == county]
+            check_one_county(mine, county, str(path.relative_to(stage.data)))
+            mine.to_parquet(path, index=False)
+        stage.county_card(county).write_text(
+            model_card(summary, val, county=county), encoding="utf-8"
         )
-        for name in ("metrics", "calibration", "bias", "predictions"):
-            getattr(val, name).to_parquet(tmp / "validation" / f"{name}.parquet", index=False)
-        final = fit(ft, features, "dropout", "term", seed=seed)
-        final.save(tmp / "model.pkl")
-        scored = now.assign(risk=final.predict(now)) if len(now) else now.assign(risk=[])
-        last_test = val.predictions[
-            (val.predictions["model"] == val.main)
-            & (val.predictions["term"] == val.predictions["term"].max())
-            & val.predictions["listed"]
-        ]
-        red, white = county_lists(final, scored, cap, last_test[["person_id", "county_code"]])
-        who = _who(con, pd.concat([red, white])[["person_id", "school_code"]].drop_duplicates())
-        cols = [
-            "county_code",
-            "county",
-            "township",
-            "school_name",
-            "person_id",
-            "name",
-            "id_masked",
-            "grade",
-        ]
-        red = red.merge(who, on="person_id", how="left")
-        red["responsible_unit"] = red["school_name"].fillna("") + "；" + red["township"].fillna("")
-        red = red[[*cols, "responsible_unit", "rank_in_county", "risk", "reasons", "change"]]
-        white = white.merge(who, on="person_id", how="left")
-        white = white[[*cols, "risk", "change", "reasons"]]
-        summary = _summary(val, final, ft, cap, latest, red, white)
-        summary["county_names"] = dict(
-            con.execute("SELECT DISTINCT county_code, county FROM schools").fetchall()
-        )
-        summary["input_fingerprint"] = key
-        (tmp / "model.json").write_text(
-            json.dumps(summary, ensure_ascii=False, indent=1, default=_plain), encoding="utf-8"
-        )
-        (tmp / "model_card.md").write_text(model_card(summary, val), encoding="utf-8")
-        for county in counties:
-            d = tmp / "lists" / county
-            d.mkdir(parents=True)
-            red[red["county_code"] == county].to_parquet(d / "red_list.parquet", index=False)
-            white[white["county_code"] == county].to_parquet(d / "white_list.parquet", index=False)
-            (d / "model_card.md").write_text(
-                model_card(summary, val, county=county), encoding="utf-8"
-            )
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        con.close()
-    old = out.with_name("model.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
-    return ModelResult(out, summary, False, val, final, red, white)
+    return summary, val, final, red, white
+
+
+def _lists(t: BaseTables, final: RiskModel, scored, cap, last_test):
+    """The red and white lists with the name, masked ID, school and responsible unit."""
+    red, white = county_lists(final, scored, cap, last_test[["person_id", "county_code"]])
+    who = _who(t, pd.concat([red, white])[["person_id", "school_code"]].drop_duplicates())
+    cols = [
+        "county_code",
+        "county",
+        "township",
+        "school_name",
+        "person_id",
+        "name",
+        "id_masked",
+        "grade",
+    ]
+    red = red.merge(who, on="person_id", how="left")
+    red["responsible_unit"] = red["school_name"].fillna("") + "；" + red["township"].fillna("")
+    red = red[[*cols, "responsible_unit", "rank_in_county", "risk", "reasons", "change"]]
+    white = white.merge(who, on="person_id", how="left")
+    white = white[[*cols, "risk", "change", "reasons"]]
+    return red, white
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -256,19 +231,11 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return df.astype(object).where(df.notna(), None).to_dict(orient="records")
 
 
-def _plain(v):
-    if isinstance(v, (np.generic,)):
-        return v.item()
-    if isinstance(v, (pd.Timestamp,)):
-        return v.isoformat()
-    return str(v)
-
-
 def _summary(
     val: Validation, final: RiskModel, ft: pd.DataFrame, cap: dict, latest: str, red, white
 ) -> dict:
+    """``model.json``: the figures the cards and the command line read."""
     m = val.metrics
-    last = m["term"].max()
     by_term = ft.groupby("term").agg(
         pupils=("person_id", "size"), dropouts=("dropout", "sum"), labelled=("dropout", "count")
     )
@@ -280,7 +247,7 @@ def _summary(
         "labelled_terms": sorted(labelled["term"].unique().tolist()),
         "listed_term": latest,
         "test_terms": sorted(m["term"].unique().tolist()),
-        "last_test_term": last,
+        "last_test_term": m["term"].max(),
         "metrics": _records(m),
         "bias": _records(val.bias),
         "calibration": _records(val.calibration),
@@ -294,19 +261,48 @@ def _summary(
             "slope": final.slope,
             "intercept": final.intercept,
         },
-        "lists": {
-            c: {
-                "red": int((red["county_code"] == c).sum()),
-                "new": int(((red["county_code"] == c) & (red["change"] == "新进")).sum()),
-                "stayed": int(((red["county_code"] == c) & (red["change"] == "保留")).sum()),
-                "left": int(
-                    ((white["county_code"] == c) & (white["change"] == "移出红名单")).sum()
-                ),
-                "white": int((white["county_code"] == c).sum()),
-            }
-            for c in sorted(cap)
-        },
+        "lists": {c: _list_counts(c, red, white) for c in sorted(cap)},
     }
+
+
+def _list_counts(c: str, red: pd.DataFrame, white: pd.DataFrame) -> dict:
+    r, w = red[red["county_code"] == c], white[white["county_code"] == c]
+    return {
+        "red": len(r),
+        "new": int((r["change"] == "新进").sum()),
+        "stayed": int((r["change"] == "保留").sum()),
+        "left": int((w["change"] == "移出红名单").sum()),
+        "white": len(w),
+    }
+
+
+def _summary_tables(summary: dict, val: Validation, layout: Layout):
+    """The stage's summary: the last test term's metrics and each county's lists."""
+    last = summary["last_test_term"]
+    ece = val.metrics[
+        (val.metrics["term"] == last) & (val.metrics["model"] == val.main)
+        & (val.metrics["metric"] == "ece")
+    ]  # fmt: skip
+    lists = pd.DataFrame(
+        [
+            {"county": c, "capacity": summary["capacity"].get(c, ""), **v}
+            for c, v in summary["lists"].items()
+        ]
+    )
+    tables = {
+        f"Dropout risk: held-out term {last} (trained on earlier terms only)": val.summary(last),
+        f"Red and white lists for {summary['listed_term']}": lists,
+    }
+    notes = [
+        "95 % bootstrap intervals; AUC gain: boosting's ROC-AUC minus the model's, paired on "
+        "the same replicates (above 0 throughout = boosting is better); lists cut at each "
+        "county's capacity"
+        + (f"; expected calibration error {ece['estimate'].iloc[0]:.4f}" if len(ece) else "")
+        + f". Model card: {layout.model_card}",
+        f"Model, validation, lists and model cards in {layout.model} "
+        "(lists/<county>/ holds one county's children only).",
+    ]
+    return tables, notes
 
 
 def score_term(model_path: Path, features: pd.DataFrame) -> pd.DataFrame:

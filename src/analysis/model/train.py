@@ -38,31 +38,19 @@ import pandas as pd
 
 from analysis.model import metrics as M
 
-#: LightGBM settings, chosen on the yuxi prefecture (seed 2020) by the AUC against the
-#: true label of the terms 2019-2 to 2020-2, each fit on the terms before it: 7 leaves and
-#: 150 rounds beat 15 leaves and 300 rounds by about 0.01 (the deeper model over-fits the
-#: early years, when dropout was five times as common); 4 leaves, more rounds, a slower
-#: rate, bigger leaves or no subsampling of the negatives changed the AUC by less than its
-#: noise (about 0.015 with 120 dropouts a term). See the note of issue 5.
-PARAMS: dict = {
-    "objective": "binary",
-    "learning_rate": 0.05,
-    "num_leaves": 7,
-    "min_data_in_leaf": 40,
-    "feature_fraction": 0.8,
-    "bagging_fraction": 0.8,
-    "bagging_freq": 1,
-    "lambda_l2": 10.0,
-    "num_threads": 2,
-    "deterministic": True,
-    "force_row_wise": True,
-    "verbose": -1,
-}
-ROUNDS = 150
-#: Share of the negative rows (no dropout) kept to fit, each weighted by its inverse: with
-#: 0.3 % positives, a tenth of the negatives lose almost nothing and fit five times faster
-#: (see the note of issue 5); the recalibration on the full last period undoes the weighting.
-NEGATIVE_SHARE = 0.1
+
+def _settings():
+    """The model section of the configuration (``resources/config.yaml``): LightGBM's
+    parameters, the rounds and the share of negatives kept. 7 leaves and 150 rounds beat 15
+    leaves and 300 rounds by about 0.01 AUC on the yuxi prefecture (the deeper model
+    over-fits the early years, when dropout was five times as common); 4 leaves, more rounds,
+    a slower rate, bigger leaves or no subsampling of the negatives changed the AUC by less
+    than its noise (about 0.015 with 120 dropouts a term). With 0.3 % positives, a tenth of
+    the negatives lose almost nothing and fit five times faster; the recalibration on the
+    full last period undoes the weighting. See the note of issue 5."""
+    from analysis.config import default_config
+
+    return default_config().model
 
 
 def _sample(
@@ -109,6 +97,17 @@ class RiskModel:
     fingerprint: str
     params: dict = field(default_factory=dict)
     _booster: object = field(default=None, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        p = self.params
+        trained = self.trained_on[0] + (
+            "…" + self.trained_on[-1] if len(self.trained_on) > 1 else ""
+        )
+        return (
+            f"RiskModel(LightGBM, {p.get('rounds', '?')} rounds × {p.get('num_leaves', '?')} "
+            f"leaves, {len(self.features)} features, trained on {trained}, calibrated on "
+            f"{', '.join(self.calibrated_on)}, data {self.fingerprint[:12]})"
+        )
 
     @property
     def booster(self):
@@ -159,21 +158,49 @@ def fit(
     label: str,
     time: str,
     params: dict | None = None,
-    rounds: int = ROUNDS,
+    rounds: int | None = None,
     seed: int = 0,
-    negative_share: float = NEGATIVE_SHARE,
+    negative_share: float | None = None,
 ) -> RiskModel:
     """Fit the boosting model on every period of ``frame`` but the last and recalibrate
-    it on the last (see the module docstring). Rows with a null label are ignored."""
+    it on the last (see the module docstring). Rows with a null label are ignored.
+
+    Parameters
+    ----------
+    frame : one row per unit and period, with ``features``, the binary ``label`` and the
+        period column ``time`` (anything that sorts).
+    params, rounds, negative_share : LightGBM's parameters (over the configuration's),
+        boosting rounds, and the share of negative rows kept to fit (weighted back);
+        default: the configuration's ``model`` section.
+    seed : LightGBM's seed and the key of the row sample.
+
+    Returns
+    -------
+    RiskModel
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"t": np.repeat([1, 2, 3], 2000), "x": rng.normal(size=6000)})
+    >>> df["y"] = (rng.random(6000) < 1 / (1 + np.exp(3 - 2 * df["x"]))).astype(int)
+    >>> m = fit(df, ["x"], "y", "t")
+    >>> m.trained_on, m.calibrated_on
+    (['1', '2'], ['3'])
+    >>> bool(m.predict(df.head(3)).max() < 1)
+    True
+    """
     import lightgbm as lgb
     from sklearn.linear_model import LogisticRegression
 
+    cfg = _settings()
+    rounds = cfg.rounds if rounds is None else rounds
+    negative_share = cfg.negative_share if negative_share is None else negative_share
     frame = frame[frame[label].notna()]
     periods = sorted(frame[time].unique())
     if len(periods) < 2:
         raise ValueError(f"need at least two periods of {time!r} to fit and calibrate")
     fit_on, cal_on = frame[frame[time].isin(periods[:-1])], frame[frame[time] == periods[-1]]
-    p = {**PARAMS, **(params or {}), "seed": seed}
+    p = {**cfg.lightgbm, **(params or {}), "seed": seed}
     sub, w = _sample(fit_on, [time, label, *features], label, negative_share, seed)
     booster = lgb.train(
         p,
@@ -232,7 +259,8 @@ def logistic(features: list[str], label: str) -> Baseline:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        t, w = _sample(train[train[label].notna()], [*features, label], label, NEGATIVE_SHARE, 0)
+        share = _settings().negative_share
+        t, w = _sample(train[train[label].notna()], [*features, label], label, share, 0)
         pipe = make_pipeline(
             SimpleImputer(strategy="median", add_indicator=True),
             StandardScaler(),
@@ -263,6 +291,69 @@ class Validation:
     calibration: pd.DataFrame
     bias: pd.DataFrame
     main: str = "gradient_boosting"
+    time: str = "term"
+
+    TABLES = ("metrics", "calibration", "bias", "predictions")
+
+    def __repr__(self) -> str:
+        periods = sorted(self.metrics[self.time].unique()) if len(self.metrics) else []
+        models = list(dict.fromkeys(self.metrics["model"])) if len(self.metrics) else []
+        return (
+            f"Validation({len(periods)} test period(s) {', '.join(map(str, periods))}; "
+            f"{len(models)} models; main {self.main})"
+        )
+
+    def summary(self, period=None) -> pd.DataFrame:
+        """The table the command line prints: each model's ROC-AUC, precision and recall
+        at the list on ``period`` (default: the last test period), each with its 95 %
+        interval below it, and the main model's paired ROC-AUC gain over it."""
+        from analysis.labels import label
+
+        m = self.metrics
+        period = period if period is not None else m[self.time].max()
+        rows = []
+        for name, g in m[m[self.time] == period].groupby("model", sort=False):
+            g = g.set_index("metric")
+            row = {"model": _label_or(label, "models", name, "short")}
+            for k in ("roc_auc", "precision_at_list", "recall_at_list"):
+                r = g.loc[k] if k in g.index else None
+                row[_label_or(label, "metrics", k, "short")] = (
+                    "" if r is None else f"{r.estimate:.3f}\n[{_short(r.lo)},{_short(r.hi)}]"
+                )
+            d = g.loc["roc_auc"] if "diff" in g.columns and "roc_auc" in g.index else None
+            ok = d is not None and pd.notna(d["diff"])
+            row[_label_or(label, "metrics", "auc_gain", "short")] = (
+                f"{d['diff']:+.3f}\n[{_short(d['diff_lo'])},{_short(d['diff_hi'])}]" if ok else ""
+            )
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def save(self, folder: Path) -> None:
+        """The four tables as Parquet files in ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in self.TABLES:
+            getattr(self, name).to_parquet(folder / f"{name}.parquet", index=False)
+
+    @classmethod
+    def load(cls, folder: Path, main: str = "gradient_boosting", time: str = "term") -> Validation:
+        """A validation saved by :meth:`save`."""
+        folder = Path(folder)
+        tables = {n: pd.read_parquet(folder / f"{n}.parquet") for n in cls.TABLES}
+        return cls(**tables, main=main, time=time)
+
+
+def _label_or(label, section: str, key: str, form: str) -> str:
+    try:
+        return label(section, key, form)
+    except KeyError:
+        return key
+
+
+def _short(x: float) -> str:
+    """Three decimals without the leading zero (``.792``, ``-.050``), so a table of
+    intervals fits 80 columns."""
+    return f"{x:.3f}".replace("0.", ".", 1)
 
 
 def rolling_validation(
@@ -272,7 +363,7 @@ def rolling_validation(
     time: str,
     group: str,
     capacity: dict,
-    tiebreak: str,
+    tiebreak: str | list[str],
     baselines: dict[str, Baseline] | None = None,
     audit_groups: list[str] | None = None,
     n_test: int = 4,
@@ -295,7 +386,7 @@ def rolling_validation(
         "logistic_regression": logistic(features, label),
         **(baselines or {}),
     }
-    keys = keys or [tiebreak]
+    keys = keys or ([tiebreak] if isinstance(tiebreak, str) else list(tiebreak))
     preds, mets, cals = [], [], []
     bias = pd.DataFrame()
     for i, test_p in enumerate(periods[-n_test:]):
@@ -331,6 +422,7 @@ def rolling_validation(
         calibration=pd.concat(cals, ignore_index=True),
         bias=bias,
         main=main,
+        time=time,
     )
 
 

@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sklearn.metrics import roc_auc_score
 
+from analysis.layout import Layout
 from analysis.synth.params import SEED_TARGETS
 from analysis.synth.world import World, summary_figures
 
@@ -164,25 +165,27 @@ def _concat_parts(
     return n, counts
 
 
-def write_truth(world: World, file_list: list[dict], parts: Path, out: Path) -> dict:
-    """Write every truth table under ``out``; return the summary that is also saved as JSON.
+def write_truth(world: World, file_list: list[dict], parts: Path, layout: Layout) -> dict:
+    """Write every truth table to ``layout.truth``; return the summary that is also saved
+    as JSON.
 
     ``file_list`` and ``parts`` come from :func:`analysis.synth.extracts.write_all`.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    layout.truth.mkdir(parents=True, exist_ok=True)
+    out = layout.truth_table
     c = world.pop.children.copy()
     p = world.pop.parents.copy()
     sch = world.geo.schools
     c["kind"] = "child"
     p["kind"] = "parent"
     persons = pd.concat([c, p], ignore_index=True)
-    _write(persons, out / "persons.parquet")
-    _write(world.pop.households, out / "households.parquet")
-    n_rows, row_kinds = _concat_parts(parts, "rows", out / "rows.parquet", "row_kind")
-    n_corr, corr_kinds = _concat_parts(parts, "corruptions", out / "corruptions.parquet", "kind")
+    _write(persons, out("persons"))
+    _write(world.pop.households, out("households"))
+    n_rows, row_kinds = _concat_parts(parts, "rows", out("rows"), "row_kind")
+    n_corr, corr_kinds = _concat_parts(parts, "corruptions", out("corruptions"), "kind")
     files = pd.DataFrame(file_list).drop(columns="builder")
-    _write(files, out / "files.parquet")
-    _write(status_table(world), out / "status.parquet")
+    _write(files, out("files"))
+    _write(status_table(world), out("status"))
     st = world.school.student_terms.copy()
     label = {t.k: t.label for t in world.school.terms}
     st.insert(0, "person_id", c["person_id"].to_numpy()[st["child"].to_numpy()])
@@ -191,17 +194,17 @@ def write_truth(world: World, file_list: list[dict], parts: Path, out: Path) -> 
     st["prev_school_code"] = np.where(
         st["prev_school"] >= 0, sch["school_code"].to_numpy()[np.maximum(st["prev_school"], 0)], ""
     )
-    _write(st.drop(columns=["child", "school", "prev_school"]), out / "student_terms.parquet")
+    _write(st.drop(columns=["child", "school", "prev_school"]), out("student_terms"))
     cases = world.school.cases.copy()
     cases.insert(0, "person_id", c["person_id"].to_numpy()[cases["child"].to_numpy()])
     cases["school_code"] = sch["school_code"].to_numpy()[cases["school"].to_numpy()]
-    _write(cases.drop(columns=["child", "school"]), out / "cases.parquet")
-    _write(realised_effects(world), out / "effects.parquet")
-    _write(world.school.policies, out / "policies.parquet")
-    _write(world.indicators, out / "indicators.parquet")
-    _write(world.consolidation, out / "consolidation.parquet")
+    _write(cases.drop(columns=["child", "school"]), out("cases"))
+    _write(realised_effects(world), out("effects"))
+    _write(world.school.policies, out("policies"))
+    _write(world.indicators, out("indicators"))
+    _write(world.consolidation, out("consolidation"))
     mr = mess_rates(files, n_rows, row_kinds, corr_kinds)
-    _write(mr, out / "mess_rates.parquet")
+    _write(mr, out("mess_rates"))
 
     r = st[st["at_risk"]]
     auc_by_term = {
@@ -236,7 +239,7 @@ def write_truth(world: World, file_list: list[dict], parts: Path, out: Path) -> 
         },
         "mess": {row["kind"]: row["count"] for row in mr.to_dict("records")},
     }
-    (out / "summary.json").write_text(
+    layout.truth_summary.write_text(
         json.dumps(summary, ensure_ascii=False, indent=2, default=float), encoding="utf-8"
     )
     return summary

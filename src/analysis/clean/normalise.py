@@ -1,0 +1,278 @@
+"""Typed clean columns from raw text, by each column's declared type (``schema.yaml``).
+
+One function per type, each repairing only what is certain and counting each repair: ID
+numbers (GB 11643 check, ``x`` upper-cased, legacy 15 digits upgraded, Excel-mangled IDs
+kept as a partial key), names (simplified, original kept), dates and months, integers and
+numbers, school codes (checked against the roster), legacy county codes and names. A value
+that cannot be trusted is set to null and quarantined with its reason; a row that cannot be
+used (a ``not_null`` value missing, a birth date in the future, impossible attendance) is
+quarantined whole. Every rule runs on a column's distinct values (:mod:`.encoding`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analysis.clean.dates import parse_dates
+from analysis.clean.encoding import Encoded
+from analysis.clean.ids import normalize_ids
+from analysis.clean.names import normalize_names
+from analysis.clean.quarantine import Collector
+from analysis.clean.read import RawTable
+from analysis.clean.schema import TableSchema, check_values
+from analysis.resources import legacy_county_codes, legacy_county_names
+
+#: The attendance columns that must sum to the days required.
+ATTENDANCE_PARTS = ("days_present", "sick_leave", "personal_leave", "unexcused")
+#: ID statuses that null the value (and quarantine it with ``id_<status>``).
+_BAD_ID = ("bad_check", "bad_date", "malformed", "excel_truncated", "registry_number")
+
+
+@dataclass
+class _Sheet:
+    """One sheet being cleaned: its inputs, the typed columns so far, the rows kept."""
+
+    t: RawTable
+    schema: TableSchema
+    schools: dict[str, str] | None
+    today: dt.date
+    col: Collector
+    enc: dict[str, Encoded]
+    out: dict[str, pa.Array]
+    keep: np.ndarray
+
+
+def normalise(
+    t: RawTable,
+    schema: TableSchema,
+    schools: dict[str, str] | None,
+    today: dt.date,
+    col: Collector,
+    enc: dict[str, Encoded],
+) -> tuple[pa.Table, np.ndarray]:
+    """Typed clean columns for one sheet, and the mask of rows to keep.
+
+    ``schools``: the roster (school code -> name) that school codes are checked against
+    (None: no roster delivered, no check). ``today``: a birth date after it is impossible.
+    """
+    s = _Sheet(t, schema, schools, today, col, enc, {}, np.ones(t.table.num_rows, bool))
+    for c, e in enc.items():
+        _BY_TYPE[schema.type_of(c)](s, c, e)
+        if c in schema.not_null:
+            empty = e.empty[e.codes]
+            col.row(empty & s.keep, f"missing_{c}", t.table)
+            s.keep &= ~empty
+    cross_check_id(s.out, col)
+    if t.kind == "attendance":
+        _attendance_arithmetic(s)
+    return pa.table(s.out), s.keep
+
+
+def _id(s: _Sheet, c: str, e: Encoded) -> None:
+    ids = e.once("ids", lambda: normalize_ids(e.raw))
+    id18, id_status, id_partial, id_regno = (
+        ids.column(k).combine_chunks() for k in ("id_number", "id_status", "id_partial", "id_regno")
+    )
+    s.out[c] = e.rows(id18)
+    s.out[f"{c}_status"] = e.rows(id_status)
+    s.out[f"{c}_partial"] = e.rows(id_partial)
+    d_status = id_status.to_numpy(zero_copy_only=False)
+    for st in _BAD_ID:
+        s.col.value((d_status == st)[e.codes], c, f"id_{st}", e.raw_rows())
+    d_changed = (d_status == "valid") & pc.fill_null(pc.not_equal(e.raw, id18), False).to_numpy(
+        zero_copy_only=False
+    )
+    s.col.repairs["id_normalised"] += int(d_changed[e.codes].sum())
+    s.col.repairs["id_upgraded15"] += int((d_status == "upgraded15")[e.codes].sum())
+    if "student_no" in s.enc:
+        d_reg = pc.is_valid(id_regno).to_numpy(zero_copy_only=False)
+        s.col.repairs["id_column_held_registry_number"] += int(d_reg[e.codes].sum())
+
+
+def _name(s: _Sheet, c: str, e: Encoded) -> None:
+    norm, trad = e.once("names", lambda: normalize_names(e.raw))
+    s.out[c] = e.rows(norm)
+    s.out[f"{c}_raw"] = e.rows(e.raw)
+    s.col.repairs["name_traditional_to_simplified"] += int(e.mask(trad).sum())
+
+
+def _date(s: _Sheet, c: str, e: Encoded) -> None:
+    kind = s.schema.type_of(c)
+    d, _fmt = e.once(kind, lambda: parse_dates(e.text, month_only=kind == "month"))
+    bad = ~e.empty[e.codes] & ~e.mask(pc.is_valid(d))
+    s.col.value(bad, c, "unparseable_date", e.text_rows())
+    d = _declared(s, c, d, e)
+    s.out[c] = e.rows(d)
+    if c == "birth_date":
+        future = e.mask(pc.greater(d, pa.scalar(s.today, pa.date32())))
+        s.col.row(future & s.keep, "future_birth_date", s.t.table)
+        s.keep &= ~future
+
+
+def _number(s: _Sheet, c: str, e: Encoded) -> None:
+    integer = s.schema.type_of(c) == "int"
+    pattern = r"^-?\d+(\.0+)?$" if integer else r"^-?\d+(\.\d*)?$"
+    v = e.text
+    d_ok = pc.match_substring_regex(v, pattern).to_numpy(zero_copy_only=False)
+    d_vals = np.zeros(len(v), np.int64 if integer else np.float64)
+    if d_ok.any():
+        as_float = pc.cast(pc.filter(v, pa.array(d_ok)), pa.float64())
+        d_vals[d_ok] = (pc.cast(as_float, pa.int64()) if integer else as_float).to_numpy()
+    reason = "not_an_integer" if integer else "not_a_number"
+    s.col.value(~d_ok[e.codes] & ~e.empty[e.codes], c, reason, e.text_rows())
+    typed = (
+        pa.array(d_vals, mask=~d_ok, type=pa.int64()) if integer else pa.array(d_vals, mask=~d_ok)
+    )
+    s.out[c] = e.rows(_declared(s, c, typed, e))
+
+
+def _school_code(s: _Sheet, c: str, e: Encoded) -> None:
+    v = e.text
+    s.out[c] = e.rows(v)
+    if s.schools is None:
+        return
+    n = s.t.table.num_rows
+    d_unknown = ~e.empty & ~pc.is_in(v, pa.array(sorted(s.schools))).to_numpy(zero_copy_only=False)
+    unknown = d_unknown[e.codes]
+    s.col.value(unknown, c, "unknown_school_code", e.text_rows())
+    # A known code with another school's name: a code typed wrong (or a name).
+    mismatch = np.zeros(n, bool)
+    if "school_name" in s.enc:
+        codes = e.rows(v)
+        roster_name = pc.take(
+            pa.array(list(s.schools.values()), type=pa.string()),
+            pc.index_in(codes, pa.array(list(s.schools.keys()), type=pa.string())),
+        )
+        name = s.enc["school_name"].rows(s.enc["school_name"].text)
+        named = pc.greater(pc.utf8_length(name), 0)
+        mismatch = (
+            pc.fill_null(pc.and_(named, pc.not_equal(roster_name, name)), False).to_numpy(
+                zero_copy_only=False
+            )
+            & ~unknown
+        )
+        s.col.value(mismatch, c, "school_code_name_mismatch", e.text_rows())
+    s.out[c] = pc.if_else(pa.array(unknown | mismatch), pa.scalar(None, pa.string()), s.out[c])
+
+
+def _address(s: _Sheet, c: str, e: Encoded) -> None:
+    v = fixed = e.text
+    for old_name, new_name in legacy_county_names().items():
+        fixed = pc.replace_substring(fixed, old_name, new_name)
+    s.col.repairs["legacy_county_name"] += int(e.mask(pc.not_equal(fixed, v)).sum())
+    s.out[c] = e.rows(fixed)
+
+
+def _county_code(s: _Sheet, c: str, e: Encoded) -> None:
+    legacy = legacy_county_codes()
+    v = mapped = e.text
+    d_legacy = pc.is_in(v, pa.array(list(legacy)))
+    for old_code, new_code in legacy.items():
+        mapped = pc.if_else(pc.equal(mapped, old_code), new_code, mapped)
+    s.out[c] = e.rows(mapped)
+    s.col.repairs["legacy_county_code"] += int(e.mask(d_legacy).sum())
+
+
+def _text(s: _Sheet, c: str, e: Encoded) -> None:
+    s.out[c] = e.rows(_declared(s, c, e.text, e))
+
+
+_BY_TYPE = {
+    "id": _id,
+    "name": _name,
+    "date": _date,
+    "month": _date,
+    "int": _number,
+    "float": _number,
+    "school_code": _school_code,
+    "address": _address,
+    "county_code": _county_code,
+    "text": _text,
+}
+
+
+def _declared(s: _Sheet, c: str, values: pa.Array, e: Encoded) -> pa.Array:
+    """Apply the declared codes, format and range of column ``c`` to its distinct values:
+    spellings standardised to the canonical code (a repair), failing values set to null and
+    quarantined with the reason."""
+    rule = s.schema.columns.get(c)
+    if rule is None or (
+        rule.codes is None and rule.pattern is None and rule.min is None and rule.max is None
+    ):
+        return values
+
+    def run():
+        checked, bad = check_values(rule, values, e.empty)
+        changed = None
+        if rule.codes is not None:
+            changed = pc.fill_null(pc.not_equal(checked.cast(pa.string()), values), False)
+        return checked, bad, changed
+
+    checked, bad, changed = e.once(("declared", c), run)
+    for reason, d_mask in bad.items():
+        s.col.value(d_mask[e.codes], c, reason, e.text_rows())
+    if changed is not None:
+        s.col.repairs["code_standardised"] += int(e.mask(changed).sum())
+    return checked
+
+
+def cross_check_id(out: dict[str, pa.Array], col: Collector) -> None:
+    """The ID number must agree with the birth-date and sex columns (GB 11643 encodes both).
+
+    A disagreement does not say which of the two is wrong, so both are kept and the pair is
+    flagged in the quarantine (``id_birth_date_mismatch``, ``id_sex_mismatch``)."""
+    if "id_number" not in out:
+        return
+    ids = out["id_number"]
+    valid = pc.is_valid(ids).to_numpy(zero_copy_only=False)
+    if not valid.any():
+        return
+    ymd = pc.utf8_slice_codeunits(ids, 6, 14)
+    if "birth_date" in out:
+        bd = pc.dictionary_encode(out["birth_date"])  # format the few distinct dates only
+        col_ymd = pc.take(
+            pc.strftime(pc.cast(bd.dictionary, pa.timestamp("s")), format="%Y%m%d"), bd.indices
+        )
+        differs = pc.fill_null(pc.not_equal(ymd, col_ymd), False).to_numpy(zero_copy_only=False)
+        col.value(differs & valid, "id_number", "id_birth_date_mismatch", ids)
+    if "sex" in out:
+        odd = pc.equal(
+            pc.bit_wise_and(pc.cast(pc.utf8_slice_codeunits(ids, 16, 17), pa.int64()), 1), 1
+        )
+        sex = out["sex"]
+        male = pc.is_in(sex, pa.array(["男", "1", "M", "m", "male"]))
+        female = pc.is_in(sex, pa.array(["女", "2", "F", "f", "female"]))
+        known = pc.or_(male, female).to_numpy(zero_copy_only=False)
+        differs = pc.fill_null(pc.not_equal(odd, male), False).to_numpy(zero_copy_only=False)
+        col.value(differs & valid & known, "id_number", "id_sex_mismatch", ids)
+
+
+def _attendance_arithmetic(s: _Sheet) -> None:
+    """Attendance rows whose days are not numbers, are negative, or do not add up (present +
+    leave + unexcused = required <= 31) are quarantined whole."""
+    out, n, tab = s.out, s.t.table.num_rows, s.t.table
+    nums = {c: out[c].to_numpy(zero_copy_only=False) for c in ("days_required", *ATTENDANCE_PARTS)}
+    bad_num = np.zeros(n, bool)
+    for c in nums:
+        bad_num |= ~pc.is_valid(out[c]).to_numpy(zero_copy_only=False)
+    finite = {c: np.nan_to_num(np.asarray(x, dtype=float), nan=-1) for c, x in nums.items()}
+    negative = np.any([finite[c] < 0 for c in finite], axis=0) & ~bad_num
+    parts = sum(finite[c] for c in ATTENDANCE_PARTS)
+    impossible = (
+        ~bad_num
+        & ~negative
+        & (
+            (finite["days_present"] > finite["days_required"])
+            | (parts != finite["days_required"])
+            | (finite["days_required"] > 31)
+        )
+    )
+    s.col.row(bad_num & s.keep, "attendance_not_a_number", tab)
+    s.keep &= ~bad_num
+    s.col.row((negative | impossible) & s.keep, "impossible_attendance", tab)
+    s.keep &= ~(negative | impossible)

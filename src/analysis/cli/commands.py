@@ -1,0 +1,296 @@
+"""The ``analysis`` command: one verb per stage of the pipeline (see ``design.md``).
+
+Each verb builds the :class:`~analysis.layout.Layout` and the
+:class:`~analysis.config.Config` (the packaged settings, a user's ``--config`` file over
+them, the command's flags over both), calls the stage, and prints the stage's summary
+(:mod:`analysis.cli.render`). Exit code 0 only on success; bad input is a message (exit 2),
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from analysis import __version__
+from analysis.cli.render import console, show
+from analysis.config import Config, ConfigError
+from analysis.layout import Layout
+from analysis.summary import StageSummary
+
+
+class UserError(Exception):
+    """Bad input or a state the user can fix: shown as a message, exit code 2."""
+
+
+def _layout(args: argparse.Namespace) -> Layout:
+    reports = Path(args.reports_dir).resolve() if args.reports_dir else None
+    return Layout(Path(args.data_dir).resolve(), reports)
+
+
+def parse_capacity(text: str) -> dict[str, int]:
+    """``530402=320,530403=110`` as {county code: list size}.
+
+    >>> parse_capacity("530402=320, 530403=110")
+    {'530402': 320, '530403': 110}
+    """
+    capacity = {}
+    for part in text.split(","):
+        code, _, n = part.partition("=")
+        if not (code.strip().isdigit() and n.strip().isdigit()):
+            raise UserError(f"--capacity: {part.strip()!r} is not COUNTY=NUMBER (e.g. 530402=320)")
+        capacity[code.strip()] = int(n)
+    return capacity
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """The run's settings: packaged, then ``--config``, then the flags given."""
+    config = Config.load(Path(args.config) if args.config else None)
+    flags = {k: v for k, v in vars(args).items() if v is not None}  # a verb has only its own
+    config = config.with_("synth", scale=flags.get("scale"), seed=flags.get("seed"))
+    config = config.with_("link", engine=flags.get("engine"))
+    capacity = parse_capacity(flags["capacity"]) if flags.get("capacity") else None
+    return config.with_(
+        "model", capacity=capacity, n_test=flags.get("test_terms"), n_boot=flags.get("boot")
+    )
+
+
+def _stage(what: str, fn: Callable[[], StageSummary]) -> StageSummary:
+    with console.status(f"[bold]{what}[/]"):
+        summary = fn()
+    show(summary)
+    return summary
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from analysis.synth import synth
+
+    layout, config = _layout(args), _config(args)
+    with console.status("starting") as status:
+        summary = synth(
+            layout,
+            config,
+            force=getattr(args, "force", True),
+            progress=lambda m: status.update(f"[bold]synth[/]: {m} …"),
+        )
+    show(summary)
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from analysis.clean.stage import clean
+
+    layout, config = _layout(args), _config(args)
+    with console.status("starting") as status:
+        summary = clean(
+            layout,
+            config,
+            force=args.force,
+            progress=lambda m: status.update(f"[bold]clean[/]: {m}"),
+        )
+    show(summary)
+    return 0
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    from analysis.link.stage import link
+
+    layout, config = _layout(args), _config(args)
+    _stage(
+        "link: deterministic, then probabilistic (Splink)",
+        lambda: link(layout, config, force=args.force),
+    )
+    return 0
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from analysis.model.stage import model
+
+    layout, config = _layout(args), _config(args)
+    _stage(
+        "model: features, rolling-origin validation, lists",
+        lambda: model(layout, config, force=args.force),
+    )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from analysis.validate import validate
+
+    layout, config = _layout(args), _config(args)
+    _stage("validating against the truth", lambda: validate(layout, config))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Every stage in order; a stage whose inputs have not changed is skipped."""
+    t0 = time.perf_counter()
+    for cmd in (cmd_synth, cmd_clean, cmd_link, cmd_model):
+        cmd(args)
+    console.print(
+        f"[bold green]run finished[/] in {time.perf_counter() - t0:.0f} s. "
+        "Still to come: effects, report."
+    )
+    return 0
+
+
+def _force(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--force", action="store_true", help=f"{what} even if the inputs have not changed"
+    )
+
+
+def _synth_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scale",
+        choices=["small", "yuxi"],
+        help="yuxi: full size (216,500 students); small: about 1/20, for tests (default: the "
+        "configuration's, yuxi)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="random seed; the same seed gives byte-identical files (default: the "
+        "configuration's, 2020)",
+    )
+
+
+def _link_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        help="where the probabilistic pass scores its pairs (spark: pip install -e '.[spark]', "
+        "Java 17; the same persons, slower on one machine; default duckdb)",
+    )
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--capacity",
+        help="list size per county, e.g. 530402=320,530403=110 (counties not named: their latest "
+        "red-list ledger, or 0.6 %% of their pupils; a code not in the registry is an error)",
+    )
+    p.add_argument("--test-terms", type=int, help="terms held out, one origin each (default 4)")
+    p.add_argument("--boot", type=int, help="bootstrap replicates for the intervals (default 500)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="analysis",
+        description="Dropout-control analytics (控辍保学) for a prefecture's education bureau.",
+    )
+    p.add_argument("--version", action="version", version=f"analysis {__version__}")
+    p.add_argument(
+        "--data-dir",
+        default="data",
+        help="where raw/, interim/, processed/ and truth/ live (default: ./data)",
+    )
+    p.add_argument(
+        "--reports-dir",
+        help="where reports and validation.json go (default: reports/ beside the data folder)",
+    )
+    p.add_argument(
+        "--config",
+        help="a YAML file of settings over the packaged ones (same shape as "
+        "analysis/resources/config.yaml, only the keys to change)",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser(
+        "synth",
+        help="write a synthetic prefecture's raw registries and its ground truth",
+        description=(
+            "Simulate a Yuxi-like prefecture (9 counties, five school years 2016/17-2020/21) and write its "
+            "registry extracts, messy as counties deliver them, to DATA_DIR/raw/<dataset>/, and the ground "
+            "truth to DATA_DIR/truth/. The previous data is replaced only when the new data is complete."
+        ),
+    )
+    _synth_args(s)
+    s.set_defaults(func=cmd_synth, force=True)
+
+    c = sub.add_parser(
+        "clean",
+        help="raw registry files to clean tables, with quarantine and a row-accounting manifest",
+        description=(
+            "Read every file under DATA_DIR/raw/ (CSV in GB18030 or UTF-8, XLSX), map headers through the "
+            "header dictionary, normalise IDs, names and dates, quarantine what cannot be trusted, and write "
+            "one table per kind to DATA_DIR/interim/ with quarantine.parquet and manifest.json."
+        ),
+    )
+    _force(c, "clean again")
+    c.set_defaults(func=cmd_clean)
+
+    lk = sub.add_parser(
+        "link",
+        help="who is who across registries and years: the person index, the three lists, indicators",
+        description=(
+            "Tie every clean row to a person: valid ID numbers and registry numbers first, then "
+            "probabilistic linkage (Splink, DuckDB) for rows without a usable ID. Writes "
+            "DATA_DIR/processed/person_index.parquet, persons.parquet, checks/ (the three "
+            "comparison lists), indicators.json and link_manifest.json."
+        ),
+    )
+    _force(lk, "link again")
+    _link_args(lk)
+    lk.set_defaults(func=cmd_link)
+
+    m = sub.add_parser(
+        "model",
+        help="dropout risk: features as of each term, temporal validation, red and white lists",
+        description=(
+            "Build features as of each term's start, validate the risk model and its baselines "
+            "on the last terms (rolling origin), fit the final model, and write each county's "
+            "red and white lists with reasons and the model cards to DATA_DIR/processed/model/."
+        ),
+    )
+    _model_args(m)
+    _force(m, "redo")
+    m.set_defaults(func=cmd_model)
+
+    v = sub.add_parser(
+        "validate",
+        help="compare every stage's output with the synthetic truth; writes reports/validation.json",
+        description="Compare every stage's output with DATA_DIR/truth/ and write REPORTS_DIR/validation.json.",
+    )
+    v.set_defaults(func=cmd_validate)
+
+    r = sub.add_parser(
+        "run",
+        help="run every stage in order, skipping stages whose inputs have not changed",
+        description="Run every stage of the pipeline in order (today: synth, clean, link, model), "
+        "with any stage's flags. A stage whose inputs have not changed is skipped.",
+    )
+    _synth_args(r)
+    _link_args(r)
+    _model_args(r)
+    _force(r, "rerun every stage")
+    r.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from analysis.clean.read import RawFileError
+    from analysis.clean.schema import SchemaError
+    from analysis.privacy import PrivacyError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, ConfigError, RawFileError, SchemaError, FileNotFoundError) as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 2
+    except PrivacyError as exc:
+        console.print(f"[bold red]refused:[/] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/]: nothing half-written was kept")
+        return 130
+    except OSError as exc:
+        console.print(f"[bold red]error:[/] {exc.strerror or exc}: {exc.filename or ''}")
+        return 1

@@ -1,0 +1,218 @@
+"""The clean tables joined to the person index: what the comparisons, the indicators and the
+model read.
+
+:func:`base_tables` builds them in a DuckDB connection and returns a :class:`BaseTables`,
+which every later function takes as its argument: a function's inputs are in its
+signature, never a table an earlier call happened to leave behind. The tables (their
+names are attributes of the object, for SQL):
+
+* ``xj`` and ``hk``: the registry's and the household check's rows with their person;
+* ``reg``: one row per person and registry term (the snapshot two weeks into the term):
+  status, study mode, grade, school, county, entry year. A pupil listed by two schools in
+  a term (a transfer) keeps the row that says most (辍学 > 休学 > 转出 > 在读), then the
+  larger school code (one nulled as unknown first), then the row's other values: the same
+  row every run;
+* ``am``: one row per person and attendance month: days required, present, on leave
+  (``leave``, of which ``sick`` and ``pers``onal), unexcused (``unx``), and the school;
+* ``disabled``: the persons holding a disability certificate;
+* ``schools``: the roster (school code, name, county, township);
+* ``ledger``: the persuasion ledger's cases (劝返复学台账) by person (empty if none);
+* ``poverty``: per person in the poverty registry, the year the household was registered
+  and the year it was lifted out (null if not yet).
+
+The registry term of a row and the county of a household-check row are read from the
+file's name (``…_2019-1.csv``, ``530402_…``) until issue 16 reads them from content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analysis.engine import scan
+from analysis.layout import Layout
+
+
+@dataclass(frozen=True)
+class BaseTables:
+    """The base tables in ``con`` (see the module docstring); attributes name them."""
+
+    con: object
+    xj: str = "xj"
+    hk: str = "hk"
+    reg: str = "reg"
+    am: str = "am"
+    disabled: str = "disabled"
+    schools: str = "schools"
+    ledger: str = "ledger"
+    poverty: str = "poverty"
+
+
+class _Source:
+    """The clean tables of a layout joined to its person index, as SQL."""
+
+    def __init__(self, layout: Layout):
+        self.layout = layout
+
+    def has(self, kind: str) -> bool:
+        return self.layout.table(kind).exists()
+
+    def ref(self, kind: str) -> str:
+        return f"(SELECT * FROM {scan(self.layout.table(kind))})"
+
+    def joined(self, kind: str, columns: str, alias: str = "x") -> str:
+        return (
+            f"SELECT i.person_id, {columns} "
+            f"FROM {scan(self.layout.table(kind))} {alias} "
+            f"JOIN {scan(self.layout.person_index)} i ON i.kind = '{kind}' "
+            f"AND i.source_file = {alias}.source_file AND i.source_sheet = {alias}.source_sheet "
+            f"AND i.source_row = {alias}.source_row"
+        )
+
+
+def joined(layout: Layout, kind: str, columns: str, alias: str = "x") -> str:
+    """SQL of clean table ``kind``'s ``columns`` (over alias ``alias``) with each row's
+    ``person_id``: for the stages that read more of the clean tables than the base ones."""
+    return _Source(layout).joined(kind, columns, alias)
+
+
+def base_tables(con, layout: Layout) -> BaseTables:
+    """Build the base tables of ``layout``'s clean tables and person index in ``con``."""
+    src = _Source(layout)
+    t = BaseTables(con)
+    _schools(con, src, t)
+    _registry(con, src, t)
+    _household(con, src, t)
+    _attendance(con, src, t)
+    _ledger(con, src, t)
+    _poverty(con, src, t)
+    if src.has("disability"):
+        con.execute(
+            f"CREATE OR REPLACE TABLE {t.disabled} AS SELECT DISTINCT person_id FROM "
+            f"({src.joined('disability', 'x.cert_no')})"
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE {t.disabled} (person_id VARCHAR)")
+    return t
+
+
+def _schools(con, src: _Source, t: BaseTables) -> None:
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {t.schools} AS
+        SELECT school_code, any_value(school_name ORDER BY school_name) AS school_name,
+               any_value(county_code ORDER BY county_code) AS county_code,
+               any_value(county ORDER BY county) AS county,
+               any_value(township ORDER BY township) AS school_township
+        FROM {src.ref("schools")} GROUP BY school_code"""
+    )
+
+
+def _registry(con, src: _Source, t: BaseTables) -> None:
+    registry = src.joined(
+        "xueji",
+        "regexp_extract(x.source_file, '(\\d{4}-[12])\\.', 1) AS term, x.status, "
+        "x.study_mode, x.grade, x.school_code, year(x.entry_date) AS entry_year, "
+        "x.migrant = '是' AS migrant, x.name, x.sex, x.birth_date, x.id_number",
+    )
+    con.execute(f"CREATE OR REPLACE TABLE {t.xj} AS {registry}")
+    # One row per person and term: the row that says most, then the larger school code (a
+    # null one first, as the struct order of earlier versions had it); a tie beyond that
+    # (one school listing a pupil twice) goes by the row's own values.
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {t.reg} AS
+        WITH x AS (
+            SELECT *, CASE status WHEN '辍学' THEN 4 WHEN '休学' THEN 3 WHEN '转出' THEN 2
+                      ELSE 1 END AS says
+            FROM {t.xj} WHERE term <> ''),
+        ranked AS (
+            SELECT *, row_number() OVER (
+                PARTITION BY person_id, term
+                ORDER BY says DESC, school_code DESC NULLS FIRST, study_mode NULLS LAST,
+                         grade DESC NULLS LAST) AS k
+            FROM x)
+        SELECT r.person_id, r.term, r.status, r.study_mode, r.school_code, g.grade,
+               g.entry_year, g.migrant, s.county_code, s.school_name, s.school_township
+        FROM ranked r
+        JOIN (SELECT person_id, term, max(grade) AS grade, min(entry_year) AS entry_year,
+                     bool_or(migrant) AS migrant
+              FROM x GROUP BY person_id, term) g USING (person_id, term)
+        LEFT JOIN {t.schools} s USING (school_code)
+        WHERE r.k = 1"""
+    )
+
+
+def _household(con, src: _Source, t: BaseTables) -> None:
+    household = src.joined(
+        "hukou",
+        "try_cast(regexp_extract(x.source_file, '(\\d{4})年', 1) AS INTEGER) AS year, "
+        "regexp_extract(x.source_file, '(^|/)(\\d{6})_', 2) AS county_code, x.note, "
+        "x.name, x.sex, x.birth_date, x.id_number, x.township, x.village",
+    )
+    con.execute(f"CREATE OR REPLACE TABLE {t.hk} AS {household}")
+
+
+def _attendance(con, src: _Source, t: BaseTables) -> None:
+    if not src.has("attendance"):
+        con.execute(
+            f"CREATE OR REPLACE TABLE {t.am} (person_id VARCHAR, month DATE, school_code VARCHAR, "
+            "req INTEGER, pres INTEGER, leave INTEGER, unx INTEGER, sick INTEGER, pers INTEGER)"
+        )
+        return
+    attendance = src.joined(
+        "attendance",
+        "x.month, x.school_code, x.days_required, x.days_present, "
+        "coalesce(x.sick_leave, 0) AS sick, coalesce(x.personal_leave, 0) AS pers, "
+        "x.unexcused",
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE am_rows AS
+        SELECT person_id, month, school_code, days_required::INTEGER AS req,
+               days_present::INTEGER AS pres, (sick + pers)::INTEGER AS leave,
+               unexcused::INTEGER AS unx, sick::INTEGER AS sick, pers::INTEGER AS pers
+        FROM ({attendance}) WHERE month IS NOT NULL"""
+    )
+    # A pupil has one row a month, unless two schools both sent one (a transfer in
+    # mid-month): summing 12 million rows costs more than looking for such pairs.
+    twice = con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM am_rows GROUP BY person_id, month HAVING count(*) > 1)"
+    ).fetchone()[0]
+    con.execute(
+        f"CREATE OR REPLACE TABLE {t.am} AS SELECT * FROM am_rows"
+        if not twice
+        else f"""CREATE OR REPLACE TABLE {t.am} AS
+        SELECT person_id, month, arg_max(school_code, (req, school_code)) AS school_code,
+               sum(req)::INTEGER AS req, sum(pres)::INTEGER AS pres,
+               sum(leave)::INTEGER AS leave, sum(unx)::INTEGER AS unx,
+               sum(sick)::INTEGER AS sick, sum(pers)::INTEGER AS pers
+        FROM am_rows GROUP BY person_id, month"""
+    )
+    con.execute("DROP TABLE am_rows")
+
+
+def _ledger(con, src: _Source, t: BaseTables) -> None:
+    if src.has("persuasion"):
+        ledger = src.joined(
+            "persuasion",
+            "x.detected, x.step1, x.step2, x.step3, x.step4, x.return_date, x.outcome",
+        )
+        con.execute(f"CREATE OR REPLACE TABLE {t.ledger} AS {ledger}")
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {t.ledger} (person_id VARCHAR, detected DATE, step1 DATE, "
+            "step2 DATE, step3 DATE, step4 DATE, return_date DATE, outcome VARCHAR)"
+        )
+
+
+def _poverty(con, src: _Source, t: BaseTables) -> None:
+    if src.has("poverty"):
+        members = src.joined("poverty", "x.registered_year, x.lifted_year")
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {t.poverty} AS
+            SELECT person_id, min(registered_year) AS registered_year,
+                   max(lifted_year) AS lifted_year
+            FROM ({members}) WHERE registered_year IS NOT NULL GROUP BY person_id"""
+        )
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {t.poverty} (person_id VARCHAR, registered_year INTEGER, "
+            "lifted_year INTEGER)"
+        )
