@@ -51,6 +51,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
+
 #: The month a school year (and its autumn term) starts in.
 YEAR_START_MONTH = 9
 #: The school months of each term (1 autumn, 2 spring); attendance is recorded in these.
@@ -95,6 +97,16 @@ def school_year(d: date) -> int:
     (2019, 2020)
     """
     return d.year if d.month >= YEAR_START_MONTH else d.year - 1
+
+
+def school_years(year, month):
+    """:func:`school_year` of arrays of calendar years and months (numpy or pandas).
+
+    >>> school_years(np.array([2020, 2020]), np.array([8, 9])).tolist()
+    [2019, 2020]
+    """
+    year, month = np.asarray(year), np.asarray(month)
+    return np.where(month >= YEAR_START_MONTH, year, year - 1)
 
 
 def term_of(d: date) -> str:

@@ -8,9 +8,9 @@ set in one place (``resources/config.yaml``, section ``engine``) and not at each
 Examples
 --------
 >>> con = connect()
->>> con.execute("SELECT term_of(DATE '2020-01-10'), school_year(DATE '2020-08-31')").fetchone()
+>>> con.execute("SELECT term_of(DATE '2020-01-10'), school_year(DATE '2020-08-31')").fetchall()[0]
 ('2019-1', 2019)
->>> con.execute("SELECT mask_id('530402200803011235')").fetchone()[0]
+>>> con.execute("SELECT mask_id('530402200803011235')").fetchall()[0][0]
 '530402********1235'
 >>> con.close()
 """
@@ -67,5 +67,5 @@ def has_table(con, name: str) -> bool:
     return bool(
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     )

@@ -245,14 +245,11 @@ def _build(
     )
 
 
-def read_csv(
-    path: Path, rel: str, folder: str, specs: dict[str, TableSpec], content: bytes | None = None
-) -> list[RawTable]:
-    """A CSV file: encoding and delimiter detected, every field text, malformed rows recorded
-    by line, blank lines and title lines above the header counted but not taken as rows."""
-    enc, data = as_utf8(path.read_bytes() if content is None else content, rel)
+def _sniff(data: bytes, rel: str) -> tuple[str, int]:
+    """The delimiter and the number of columns, from the first lines (never splitting the
+    whole file): the widest of them fixes the columns, as title rows are narrower."""
     end = -1
-    for _ in range(HEADER_SCAN_ROWS):  # the first lines only (never split a whole file)
+    for _ in range(HEADER_SCAN_ROWS):
         end = data.find(b"\n", end + 1)
         if end < 0:
             break
@@ -262,11 +259,16 @@ def read_csv(
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         delimiter = ","
-    # The widest of the first lines fixes the number of columns (title rows are narrower).
     head = list(csv.reader(io.StringIO(sample), delimiter=delimiter))
     ncol = max((len(r) for r in head), default=0)
     if ncol == 0:
         raise RawFileError(f"{rel}: no rows")
+    return delimiter, ncol
+
+
+def _parse_csv(data: bytes, rel: str, delimiter: str, ncol: int) -> tuple[pa.Table, list]:
+    """Every line as ``ncol`` text fields (blank lines too), and the lines that are not
+    (malformed: their line number and why)."""
     malformed: list[tuple[int, str]] = []
 
     def on_invalid(row) -> str:
@@ -300,6 +302,17 @@ def read_csv(
         )
     except pa.ArrowInvalid as exc:
         raise RawFileError(f"{rel}: not a readable CSV ({exc})") from None
+    return table, malformed
+
+
+def read_csv(
+    path: Path, rel: str, folder: str, specs: dict[str, TableSpec], content: bytes | None = None
+) -> list[RawTable]:
+    """A CSV file: encoding and delimiter detected, every field text, malformed rows recorded
+    by line, blank lines and title lines above the header counted but not taken as rows."""
+    enc, data = as_utf8(path.read_bytes() if content is None else content, rel)
+    delimiter, ncol = _sniff(data, rel)
+    table, malformed = _parse_csv(data, rel, delimiter, ncol)
     # Header detection needs the first rows as lists; data stays columnar for speed.
     first = [
         [table.column(j)[i].as_py() for j in range(ncol)]
@@ -318,33 +331,21 @@ def read_csv(
     # Physical line numbers: every line is a parsed row (blank ones too) or a rejected one.
     all_lines = _line_numbers(table.num_rows, 0, [n for n, _ in malformed])
     header_line = int(all_lines[h]) if len(all_lines) else 1
-    lines = all_lines[start:]
     titles = [n for n, _ in malformed if n < header_line]
     malformed = [(n, r) for n, r in malformed if n >= header_line]
     filled = np.zeros(body.num_rows, bool)  # rows with any field (',,,,' lines are not rows)
     for j in range(ncol):
         filled |= pc.not_equal(body.column(j), "").to_numpy(zero_copy_only=False)
     cols = {canon: body.column(pos) for pos, canon in hmap.columns.items()}
-    cols["source_line"] = pa.array(lines, type=pa.int64())
+    cols["source_line"] = pa.array(all_lines[start:], type=pa.int64())
     out = pa.table(cols)
     empty = int(body.num_rows - filled.sum())
     if empty:
         out = out.filter(pa.array(filled))
     out = out.append_column("source_row", pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64)))
-    return [
-        RawTable(
-            rel,
-            "",
-            hmap.kind,
-            out,
-            enc,
-            hmap.unknown,
-            malformed,
-            int(empty),
-            hmap.duplicates,
-            len(titles) + h,
-        )
-    ]
+    table = RawTable(rel, "", hmap.kind, out, enc, hmap.unknown, malformed, int(empty))
+    table.duplicate_columns, table.title_lines = hmap.duplicates, len(titles) + h
+    return [table]
 
 
 def _line_numbers(n: int, start: int, bad_lines: list[int]) -> np.ndarray:

@@ -197,77 +197,71 @@ def build_parser() -> argparse.ArgumentParser:
         "analysis/resources/config.yaml, only the keys to change)",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
-    s = sub.add_parser(
-        "synth",
-        help="write a synthetic prefecture's raw registries and its ground truth",
-        description=(
-            "Simulate a Yuxi-like prefecture (9 counties, five school years 2016/17-2020/21) and write its "
-            "registry extracts, messy as counties deliver them, to DATA_DIR/raw/<dataset>/, and the ground "
-            "truth to DATA_DIR/truth/. The previous data is replaced only when the new data is complete."
-        ),
-    )
-    _synth_args(s)
-    s.set_defaults(func=cmd_synth, force=True)
-
-    c = sub.add_parser(
-        "clean",
-        help="raw registry files to clean tables, with quarantine and a row-accounting manifest",
-        description=(
-            "Read every file under DATA_DIR/raw/ (CSV in GB18030 or UTF-8, XLSX), map headers through the "
-            "header dictionary, normalise IDs, names and dates, quarantine what cannot be trusted, and write "
-            "one table per kind to DATA_DIR/interim/ with quarantine.parquet and manifest.json."
-        ),
-    )
-    _force(c, "clean again")
-    c.set_defaults(func=cmd_clean)
-
-    lk = sub.add_parser(
-        "link",
-        help="who is who across registries and years: the person index, the three lists, indicators",
-        description=(
-            "Tie every clean row to a person: valid ID numbers and registry numbers first, then "
-            "probabilistic linkage (Splink, DuckDB) for rows without a usable ID. Writes "
-            "DATA_DIR/processed/person_index.parquet, persons.parquet, checks/ (the three "
-            "comparison lists), indicators.json and link_manifest.json."
-        ),
-    )
-    _force(lk, "link again")
-    _link_args(lk)
-    lk.set_defaults(func=cmd_link)
-
-    m = sub.add_parser(
-        "model",
-        help="dropout risk: features as of each term, temporal validation, red and white lists",
-        description=(
-            "Build features as of each term's start, validate the risk model and its baselines "
-            "on the last terms (rolling origin), fit the final model, and write each county's "
-            "red and white lists with reasons and the model cards to DATA_DIR/processed/model/."
-        ),
-    )
-    _model_args(m)
-    _force(m, "redo")
-    m.set_defaults(func=cmd_model)
-
-    v = sub.add_parser(
-        "validate",
-        help="compare every stage's output with the synthetic truth; writes reports/validation.json",
-        description="Compare every stage's output with DATA_DIR/truth/ and write REPORTS_DIR/validation.json.",
-    )
-    v.set_defaults(func=cmd_validate)
-
-    r = sub.add_parser(
-        "run",
-        help="run every stage in order, skipping stages whose inputs have not changed",
-        description="Run every stage of the pipeline in order (today: synth, clean, link, model), "
-        "with any stage's flags. A stage whose inputs have not changed is skipped.",
-    )
-    _synth_args(r)
-    _link_args(r)
-    _model_args(r)
-    _force(r, "rerun every stage")
-    r.set_defaults(func=cmd_run)
+    for verb, (add_args, func, short, long) in _VERBS.items():
+        sp = sub.add_parser(verb, help=short, description=long)
+        add_args(sp)
+        sp.set_defaults(func=func)
     return p
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    _synth_args(p)
+    _link_args(p)
+    _model_args(p)
+    _force(p, "rerun every stage")
+
+
+#: Each verb: its flags, its command, its one-line help and its description.
+_VERBS = {
+    "synth": (
+        lambda p: (_synth_args(p), p.set_defaults(force=True)),
+        cmd_synth,
+        "write a synthetic prefecture's raw registries and its ground truth",
+        "Simulate a Yuxi-like prefecture (9 counties, five school years 2016/17-2020/21) and "
+        "write its registry extracts, messy as counties deliver them, to DATA_DIR/raw/<dataset>/, "
+        "and the ground truth to DATA_DIR/truth/. The previous data is replaced only when the "
+        "new data is complete.",
+    ),
+    "clean": (
+        lambda p: _force(p, "clean again"),
+        cmd_clean,
+        "raw registry files to clean tables, with quarantine and a row-accounting manifest",
+        "Read every file under DATA_DIR/raw/ (CSV in GB18030 or UTF-8, XLSX), map headers "
+        "through the header dictionary, normalise IDs, names and dates, quarantine what cannot "
+        "be trusted, and write one table per kind to DATA_DIR/interim/ with quarantine.parquet "
+        "and manifest.json.",
+    ),
+    "link": (
+        lambda p: (_force(p, "link again"), _link_args(p)),
+        cmd_link,
+        "who is who across registries and years: the person index, the three lists, indicators",
+        "Tie every clean row to a person: valid ID numbers and registry numbers first, then "
+        "probabilistic linkage (Splink, DuckDB) for rows without a usable ID. Writes "
+        "DATA_DIR/processed/person_index.parquet, persons.parquet, checks/ (the three "
+        "comparison lists), indicators.json and link_manifest.json.",
+    ),
+    "model": (
+        lambda p: (_model_args(p), _force(p, "redo")),
+        cmd_model,
+        "dropout risk: features as of each term, temporal validation, red and white lists",
+        "Build features as of each term's start, validate the risk model and its baselines on "
+        "the last terms (rolling origin), fit the final model, and write each county's red and "
+        "white lists with reasons and the model cards to DATA_DIR/processed/model/.",
+    ),
+    "validate": (
+        lambda p: None,
+        cmd_validate,
+        "compare every stage's output with the synthetic truth; writes reports/validation.json",
+        "Compare every stage's output with DATA_DIR/truth/ and write REPORTS_DIR/validation.json.",
+    ),
+    "run": (
+        _run_args,
+        cmd_run,
+        "run every stage in order, skipping stages whose inputs have not changed",
+        "Run every stage of the pipeline in order (today: synth, clean, link, model), with any "
+        "stage's flags. A stage whose inputs have not changed is skipped.",
+    ),
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -260,17 +260,32 @@ def build_index(
     written to ``out.person_index`` and ``out.persons``. ``link``: the match threshold,
     Splink's seed and where the probabilistic pass scores its pairs (``duckdb`` or
     ``spark``, :mod:`analysis.link.spark`; the model is trained on DuckDB either way)."""
-    from splink import Linker
-    from splink.backends.duckdb import DuckDBAPI
-
-    from analysis.link.linker import _quiet, best_match, oriented_pairs, settings, train
+    from analysis.link.linker import _quiet
 
     link = link or default_config().link
-    threshold, seed = link.threshold, link.seed
     _quiet()
     stats: dict = {}
     t0 = time.perf_counter()
     con = connect(engine)
+    _identifier_passes(con, layout, stats)
+    stats["seconds_deterministic"] = round(time.perf_counter() - t0, 1)
+    t1 = time.perf_counter()
+    matches, within = _probabilistic_pass(con, link, stats)
+    stats["entities_matched"] = len(matches)
+    stats["seconds_probabilistic"] = round(time.perf_counter() - t1, 1)
+    ents = con.execute("SELECT unique_id FROM new_entities").df()["unique_id"]
+    con.register("final_df", _final_keys(ents, matches, within))
+    _write_index(con, out, salt, stats)
+    con.close()
+    stats["seconds"] = round(time.perf_counter() - t0, 1)
+    return IndexResult(out.person_index, out.persons, stats)
+
+
+def _identifier_passes(con, layout: Layout, stats: dict) -> None:
+    """Passes 1 and 2: ``det`` (rows keyed by an identifier, IDs corrected by household and
+    name), ``resolved`` (the rows that say who their person is, with its key),
+    ``unresolved`` (the rest, each an entity: a registry number the registry never shows
+    with a valid ID keys its rows), and ``name_keys`` for every name seen."""
     kinds = [k for k in roles() if layout.table(k).exists()]
     con.execute(f"CREATE VIEW records AS {records_sql(layout, kinds)}")
     con.execute(f"CREATE TABLE det AS {deterministic_sql(layout)}")
@@ -285,7 +300,6 @@ def build_index(
         USING (kind, source_file, source_sheet, source_row)"""
     )
     stats["ids_corrected_by_name"] = _name_corrects_id(con)
-    # Pass 2: a registry number the registry never shows with a valid ID keys its rows.
     con.execute(
         f"""CREATE TABLE unresolved AS
         WITH with_id AS (
@@ -305,10 +319,18 @@ def build_index(
         "(SELECT name, guardian_name, alt_guardian FROM resolved UNION ALL "
         "SELECT name, guardian_name, alt_guardian FROM unresolved)",
     )
-    stats["seconds_deterministic"] = round(time.perf_counter() - t0, 1)
 
-    # Pass 3: entities without an ID against persons with one.
-    t1 = time.perf_counter()
+
+def _probabilistic_pass(con, link: LinkConfig, stats: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pass 3: the entities without an ID (``new_entities``) against the persons found so
+    far (``existing``, profiled from their rows); then the leftovers among themselves.
+    Returns each matched entity's best person (``entity``, ``key``, ``match_probability``)
+    and the pairs of leftover entities at the threshold (``id_l``, ``id_r``)."""
+    from splink import Linker
+    from splink.backends.duckdb import DuckDBAPI
+
+    from analysis.link.linker import best_match, oriented_pairs, settings, train
+
     _prepared(con, _profile_sql("resolved", "r.key"), "existing")
     # The ID is the person's: birth date and sex read from it (GB 11643) beat any column.
     con.execute(
@@ -324,57 +346,56 @@ def build_index(
     stats["entities_without_id"] = n_new
     matches = pd.DataFrame({"entity": [], "key": [], "match_probability": []})
     within = pd.DataFrame({"id_l": [], "id_r": []})
-    if n_new:
-        db = DuckDBAPI(connection=con)
-        s_new = db.register("new_entities", table_name="entities")
-        s_old = db.register("existing", table_name="existing_persons")
-        linker = Linker([s_new, s_old], settings("link_only"))
-        train(linker, seed)
-        model = linker.misc.save_model_to_json()
+    if not n_new:
+        return matches, within
+    if link.engine not in ("duckdb", "spark"):
+        raise ValueError(f"link engine {link.engine!r}: 'duckdb' or 'spark'")
+    db = DuckDBAPI(connection=con)
+    s_new = db.register("new_entities", table_name="entities")
+    s_old = db.register("existing", table_name="existing_persons")
+    linker = Linker([s_new, s_old], settings("link_only"))
+    train(linker, link.seed)
+    model = linker.misc.save_model_to_json()
+    if link.engine == "spark":
+        from analysis.link import spark
+
+        tables = {
+            "entities": con.execute("SELECT * FROM new_entities").df(),
+            "existing_persons": con.execute("SELECT * FROM existing").df(),
+        }
+        pairs = spark.predict(model, tables, link.threshold, "link_only")
+    else:
+        pairs = linker.inference.predict(
+            threshold_match_probability=link.threshold
+        ).as_pandas_dataframe()
+    # Each entity is one person: its best match (ties: the smaller key).
+    matches = best_match(oriented_pairs(pairs, "entities")).rename(
+        columns={"id_l": "entity", "id_r": "key"}
+    )
+    con.register("matched_df", matches[["entity"]])
+    rest = con.execute(
+        "SELECT * FROM new_entities ANTI JOIN matched_df m ON m.entity = unique_id "
+        "ORDER BY unique_id"
+    ).df()
+    if len(rest) > 1:
+        # The trained model, applied within the leftover entities (dedupe).
+        model["link_type"] = "dedupe_only"
         if link.engine == "spark":
-            from analysis.link import spark
-
-            pairs = spark.predict(
-                model,
-                {
-                    "entities": con.execute("SELECT * FROM new_entities").df(),
-                    "existing_persons": con.execute("SELECT * FROM existing").df(),
-                },
-                threshold,
-                "link_only",
-            )
-        elif link.engine == "duckdb":
-            pairs = linker.inference.predict(
-                threshold_match_probability=threshold
-            ).as_pandas_dataframe()
+            within = spark.predict(model, {"rest_entities": rest}, link.threshold, "dedupe_only")
         else:
-            raise ValueError(f"link engine {link.engine!r}: 'duckdb' or 'spark'")
-        # Each entity is one person: its best match (ties: the smaller key).
-        matches = best_match(oriented_pairs(pairs, "entities")).rename(
-            columns={"id_l": "entity", "id_r": "key"}
-        )
-        con.register("matched_df", matches[["entity"]])
-        rest = con.execute(
-            "SELECT * FROM new_entities ANTI JOIN matched_df m ON m.entity = unique_id"
-        ).df()
-        if len(rest) > 1:
-            # The trained model, applied within the leftover entities (dedupe).
-            model["link_type"] = "dedupe_only"
-            if link.engine == "spark":
-                within = spark.predict(model, {"rest_entities": rest}, threshold, "dedupe_only")
-            else:
-                s_rest = db.register(rest, table_name="rest_entities")
-                within = (
-                    Linker(s_rest, model)
-                    .inference.predict(threshold_match_probability=threshold)
-                    .as_pandas_dataframe()
-                )
-            within = within.rename(columns={"unique_id_l": "id_l", "unique_id_r": "id_r"})
-    stats["entities_matched"] = len(matches)
-    stats["seconds_probabilistic"] = round(time.perf_counter() - t1, 1)
+            s_rest = db.register(rest, table_name="rest_entities")
+            within = (
+                Linker(s_rest, model)
+                .inference.predict(threshold_match_probability=link.threshold)
+                .as_pandas_dataframe()
+            )
+        within = within.rename(columns={"unique_id_l": "id_l", "unique_id_r": "id_r"})
+    return matches, within
 
-    # Final keys: matched entities take the person's key; the rest cluster among themselves
-    # (connected components), each cluster keyed by its smallest entity.
+
+def _final_keys(ents: pd.Series, matches: pd.DataFrame, within: pd.DataFrame) -> pd.DataFrame:
+    """Each entity's final key: a matched entity takes its person's key; the rest cluster
+    among themselves (connected components), each cluster keyed by its smallest entity."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -387,8 +408,7 @@ def build_index(
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
     key_of = dict(zip(matches["entity"], matches["key"], strict=True))
-    ents = con.execute("SELECT unique_id FROM new_entities").df()["unique_id"]
-    final = pd.DataFrame(
+    return pd.DataFrame(
         {
             "entity": ents,
             "final": [key_of.get(e) or find(e) for e in ents],
@@ -398,11 +418,6 @@ def build_index(
             ],
         }
     ).merge(matches[["entity", "match_probability"]], on="entity", how="left")
-    con.register("final_df", final)
-    _write_index(con, out, salt, stats)
-    con.close()
-    stats["seconds"] = round(time.perf_counter() - t0, 1)
-    return IndexResult(out.person_index, out.persons, stats)
 
 
 def _write_index(con, out: Layout, salt: str, stats: dict) -> None:
@@ -445,4 +460,4 @@ def _write_index(con, out: Layout, salt: str, stats: dict) -> None:
     stats["rules"] = dict(
         con.execute("SELECT rule, count(*) FROM index_rows GROUP BY rule ORDER BY rule").fetchall()
     )
-    stats["persons"] = con.execute("SELECT count(*) FROM pids").fetchone()[0]
+    stats["persons"] = con.execute("SELECT count(*) FROM pids").fetchall()[0][0]

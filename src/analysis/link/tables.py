@@ -174,7 +174,7 @@ def _attendance(con, src: _Source, t: BaseTables) -> None:
     # mid-month): summing 12 million rows costs more than looking for such pairs.
     twice = con.execute(
         "SELECT count(*) FROM (SELECT 1 FROM am_rows GROUP BY person_id, month HAVING count(*) > 1)"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     con.execute(
         f"CREATE OR REPLACE TABLE {t.am} AS SELECT * FROM am_rows"
         if not twice

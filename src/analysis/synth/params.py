@@ -12,22 +12,8 @@ from dataclasses import dataclass, field
 #: School years simulated, named by the calendar year in which they start (2016 = 2016/17).
 SCHOOL_YEARS: tuple[int, ...] = (2016, 2017, 2018, 2019, 2020)
 
-#: Months of each term (autumn = term 1 of the school year, spring = term 2).
-TERM_MONTHS: dict[int, tuple[int, ...]] = {1: (9, 10, 11, 12, 1), 2: (3, 4, 5, 6, 7)}
-
-#: School days required in each month of a normal year (holidays taken out).
-DAYS_REQUIRED: dict[int, int] = {
-    9: 20,
-    10: 16,
-    11: 22,
-    12: 22,
-    1: 10,
-    3: 22,
-    4: 20,
-    5: 19,
-    6: 20,
-    7: 8,
-}
+# The school calendar (months of each term, school days of each month, the early-2020
+# closure) is analysis.calendar's.
 
 #: The seed report's figures for school year 2020/21 (and 2019/20 for returns).
 SEED_TARGETS: dict[str, float] = {
@@ -64,9 +50,6 @@ RETURN_WITHIN_YEAR: dict[int, float] = {2016: 0.75, 2017: 0.84, 2018: 0.90, 2019
 
 #: The campaign's deadline of 2019/20: every dropout of compulsory age returned by then.
 CAMPAIGN_DEADLINE: str = "2020-07-14"
-
-#: Months with no school because of the early-2020 closure (no attendance recorded).
-CLOSURE_MONTHS: tuple[str, ...] = ("2020-02", "2020-03", "2020-04")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.idnumber import make_ids
-from analysis.resources import load_names
+from analysis.resources import load_counties, load_names
 from analysis.synth.geography import Geography
 from analysis.synth.params import SynthParams
 
@@ -77,15 +77,29 @@ def _pick(rng: np.random.Generator, items, size, p=None) -> np.ndarray:
 
 def build_population(params: SynthParams, rng: np.random.Generator, geo: Geography) -> Population:
     """Draw households and children, then thin each age cohort to the calibrated sizes."""
-    counties = geo.counties.set_index("code")
-    f = params.fraction
     # Oversized draw: 15 age cohorts A = 2006..2020, roughly 26,000 children each at full scale.
     cohorts = np.arange(2006, 2021)
-    per_cohort = np.round(27_500 * f * (1 + 0.006 * (2013 - cohorts))).astype(int)
+    per_cohort = np.round(27_500 * params.fraction * (1 + 0.006 * (2013 - cohorts))).astype(int)
     n_child = int(per_cohort.sum())
-    n_hh = int(n_child / 1.5)
+    households = _households(params, rng, geo, int(n_child / 1.5))
+    children = _children(params, rng, geo, households, np.repeat(cohorts, per_cohort))
+    children = _calibrated(params, rng, children)
+    children = _add_identity(params, rng, children, households)
+    households = households[households["household_id"].isin(children["household_id"])].reset_index(
+        drop=True
+    )
+    parents = _make_parents(rng, households, children)
+    return Population(households=households, children=children, parents=parents)
 
-    # Households: county by student share, village by weight within county.
+
+def _households(
+    params: SynthParams, rng: np.random.Generator, geo: Geography, n_hh: int
+) -> pd.DataFrame:
+    """Households: county by student share, village by weight within the county, ethnicity
+    by the county's shares (ethnic townships lean to their peoples), poverty registration
+    (建档立卡: more likely rural, ethnic and Yi/Hani), low income, a latent household factor,
+    and both parents working away (rural households only)."""
+    counties = geo.counties.set_index("code")
     v = geo.villages
     cshare = counties["student_share"].to_numpy()
     hh_county = rng.choice(counties.index.to_numpy(), size=n_hh, p=cshare / cshare.sum())
@@ -99,23 +113,17 @@ def build_population(params: SynthParams, rng: np.random.Generator, geo: Geograp
         pick = rng.choice(len(vv), size=int(m.sum()), p=w / w.sum())
         hh_village[m] = vv["village_code"].to_numpy()[pick]
         hh_township[m] = vv["township_id"].to_numpy()[pick]
-    kinds = geo.townships.set_index("township_id")["kind"]
-    hh_rural = kinds.loc[hh_township].to_numpy() != "street"
-
-    # Ethnicity by county shares; ethnic townships (名称含"族") lean to their peoples.
+    hh_rural = (
+        geo.townships.set_index("township_id")["kind"].loc[hh_township].to_numpy() != "street"
+    )
     eth = np.empty(n_hh, dtype=object)
     tnames = geo.townships.set_index("township_id")["township"]
     for code in counties.index:
         m = np.flatnonzero(hh_county == code)
         shares = counties.loc[code, list(ETHNIC_COLUMNS)].to_numpy(dtype=float)
-        shares = shares / shares.sum()
-        eth[m] = _pick(rng, ETHNIC_COLUMNS, len(m), shares)
+        eth[m] = _pick(rng, ETHNIC_COLUMNS, len(m), shares / shares.sum())
         ethnic_t = np.array(["族" in tnames[t] for t in hh_township[m]])
-        flip = ethnic_t & (rng.random(len(m)) < 0.35)
-        eth[m[flip]] = "yi"
-    autonomous = counties.loc[hh_county, "autonomous"].to_numpy()
-
-    # Poverty registration (建档立卡): county share, more likely rural, ethnic and Yi/Hani.
+        eth[m[ethnic_t & (rng.random(len(m)) < 0.35)]] = "yi"
     pov_base = counties.loc[hh_county, "poverty_share"].to_numpy()
     pov_p = pov_base * np.where(hh_rural, 1.25, 0.35) * np.where(eth == "han", 0.85, 1.25)
     poor = rng.random(n_hh) < pov_p
@@ -123,13 +131,10 @@ def build_population(params: SynthParams, rng: np.random.Generator, geo: Geograp
         poor, rng.choice([2014, 2015, 2016, 2017], n_hh, p=[0.7, 0.15, 0.1, 0.05]), 0
     )
     lift = rng.choice([2016, 2017, 2018, 2019, 2020], n_hh, p=[0.18, 0.25, 0.27, 0.22, 0.08])
-    lift_year = np.where(poor, np.maximum(lift, reg_year + 1), 0)
     low_income = rng.random(n_hh) < np.where(poor, 0.25, 0.015)
     hh_factor = rng.normal(0, 1, n_hh) + 0.4 * poor
-    # Both parents working away (children left behind), rural local households only.
     migrant_parents = hh_rural & (rng.random(n_hh) < params.left_behind_share * 1.4)
-
-    households = pd.DataFrame(
+    return pd.DataFrame(
         {
             "household_id": np.arange(n_hh),
             "county_code": hh_county,
@@ -137,40 +142,45 @@ def build_population(params: SynthParams, rng: np.random.Generator, geo: Geograp
             "village_code": hh_village,
             "rural": hh_rural,
             "ethnicity": eth,
-            "autonomous": autonomous,
+            "autonomous": counties.loc[hh_county, "autonomous"].to_numpy(),
             "poverty": poor,
             "poverty_registered_year": reg_year,
-            "poverty_lifted_year": lift_year,
+            "poverty_lifted_year": np.where(poor, np.maximum(lift, reg_year + 1), 0),
             "low_income": low_income,
             "hh_factor": hh_factor,
             "parents_away": migrant_parents,
         }
     )
 
-    # Children: cohort sizes, then a household each (siblings share a household).
-    child_A = np.repeat(cohorts, per_cohort)
+
+def _children(
+    params: SynthParams,
+    rng: np.random.Generator,
+    geo: Geography,
+    households: pd.DataFrame,
+    child_A: np.ndarray,
+) -> pd.DataFrame:
+    """Children of the cohorts ``child_A`` (the year each turns six), a household each
+    (siblings share one), with sex, birth date, migration (随迁子女, mostly in urban
+    streets; families living outside), learning difficulty, late entry (likelier for
+    rural, poor, minority children and boys), repeats before 2016 and moves."""
+    counties = geo.counties.set_index("code")
     rng.shuffle(child_A)
-    # Household sizes 1-3 children; fill households in random order.
-    child_hh = np.sort(rng.integers(0, n_hh, size=n_child))
-    child_hh = rng.permutation(child_hh)
+    n, n_hh = len(child_A), len(households)
+    child_hh = rng.permutation(np.sort(rng.integers(0, n_hh, size=n)))
     ch = households.iloc[child_hh].reset_index(drop=True)
-    n = n_child
     sex = np.where(rng.random(n) < 0.525, "M", "F")
     offset_days = rng.integers(0, 365, n)
     birth = (
         pd.to_datetime(pd.Series(child_A - 7, dtype="int64").astype(str) + "-09-01").to_numpy()
         + offset_days.astype("timedelta64[D]")
     ).astype("datetime64[D]")
-
-    # Migrant children from outside the prefecture (随迁子女), mostly in urban streets.
     mig_p = counties.loc[ch["county_code"], "migrant_in_share"].to_numpy() * np.where(
         ch["rural"], 0.5, 2.0
     )
     mig_p = mig_p * params.migrant_share / np.average(mig_p)
     migrant = rng.random(n) < mig_p
     living_outside = ~migrant & (rng.random(n) < params.living_outside)
-
-    # Entry delay: late entry is likelier for rural, poor, minority children and boys.
     ld = rng.random(n) < params.learning_difficulty_share * np.where(ch["poverty"], 1.6, 1.0)
     late_prop = (
         0.6 * ch["rural"].to_numpy()
@@ -180,24 +190,14 @@ def build_population(params: SynthParams, rng: np.random.Generator, geo: Geograp
         + 0.2 * (sex == "M")
         + rng.normal(0, 1, n)
     )
-    delay = np.zeros(n, dtype=int)
-    for a in np.unique(child_A):
-        idx = np.flatnonzero(child_A == a)
-        share = late_entry_share(a, params)
-        k1 = int(round(share * len(idx)))
-        k2 = int(round(0.12 * k1)) if a <= 2014 else 0  # two years late: older cohorts only
-        order = idx[np.argsort(-late_prop[idx], kind="stable")]
-        delay[order[:k2]] = 2
-        delay[order[k2:k1]] = 1
+    delay = _entry_delay(params, child_A, late_prop)
     entry = child_A + delay
     rep_prop = 1.5 * ld + 0.3 * ch["poverty"].to_numpy() + rng.normal(0, 1, n)
-    repeats = np.zeros(n, dtype=int)
     # Repeats happened before 2016: only possible for children in grade 2+ by 2016.
-    eligible = entry <= 2014
-    cand = np.flatnonzero(eligible)
+    repeats = np.zeros(n, dtype=int)
+    cand = np.flatnonzero(entry <= 2014)
     k_rep = int(round(params.repeated_before_2016 * len(cand)))
     repeats[cand[np.argsort(-rep_prop[cand], kind="stable")[:k_rep]]] = 1
-
     # Migration plan: a local child moves out in autumn of a year; a migrant arrives in one.
     move_out = np.where(
         rng.random(n) < params.move_out_per_year * 5, rng.choice([2017, 2018, 2019, 2020], n), 0
@@ -207,7 +207,6 @@ def build_population(params: SynthParams, rng: np.random.Generator, geo: Geograp
         migrant, np.where(rng.random(n) < 0.35, rng.choice([2017, 2018, 2019, 2020], n), 2016), 0
     )
     move_out[migrant & (arrive > 2016)] = 0
-
     children = pd.DataFrame(
         {
             "household_id": child_hh,
@@ -232,6 +231,28 @@ def build_population(params: SynthParams, rng: np.random.Generator, geo: Geograp
     )
     children["never_enrolled"] = False
     children["rep_prop"] = rep_prop
+    return children
+
+
+def _entry_delay(params: SynthParams, child_A: np.ndarray, late_prop: np.ndarray) -> np.ndarray:
+    """Years of late entry: each cohort's late share, the likeliest first (two years late
+    for an eighth of them, in cohorts up to 2014)."""
+    delay = np.zeros(len(child_A), dtype=int)
+    for a in np.unique(child_A):
+        idx = np.flatnonzero(child_A == a)
+        k1 = int(round(late_entry_share(a, params) * len(idx)))
+        k2 = int(round(0.12 * k1)) if a <= 2014 else 0  # two years late: older cohorts only
+        order = idx[np.argsort(-late_prop[idx], kind="stable")]
+        delay[order[:k2]] = 2
+        delay[order[k2:k1]] = 1
+    return delay
+
+
+def _calibrated(
+    params: SynthParams, rng: np.random.Generator, children: pd.DataFrame
+) -> pd.DataFrame:
+    """The cohorts thinned to the seed's sizes and rates, the never-enrolled pool and
+    disabilities added (a deferred child of the pool has a severe certificate)."""
     children = _thin_to_targets(params, rng, children)
     children = _calibrate_junior_rate(params, children)
     children = _calibrate_consolidation(params, children)
@@ -247,13 +268,7 @@ def build_population(params: SynthParams, rng: np.random.Generator, geo: Geograp
     children.loc[deferred, "disability_level"] = rng.choice([1, 2], int(deferred.sum()))
     children.loc[pool & ~deferred, ["disability_type"]] = ""
     children.loc[pool & ~deferred, ["disability_level"]] = 0
-    children = children.drop(columns=["rep_prop"])
-    children = _add_identity(params, rng, children, households)
-    households = households[households["household_id"].isin(children["household_id"])].reset_index(
-        drop=True
-    )
-    parents = _make_parents(rng, households, children)
-    return Population(households=households, children=children, parents=parents)
+    return children.drop(columns=["rep_prop"])
 
 
 def late_entry_share(a: int, params: SynthParams) -> float:
@@ -503,11 +518,11 @@ def _add_identity(
     c["han_name_at_school"] = han_at_school
 
     # ID area code: county of birth registration, with the legacy codes of Jiangchuan (until
-    # 2015) and Chengjiang (until 2019); migrants carry their origin's code.
+    # 2015) and Chengjiang (until 2019) (counties.csv); migrants carry their origin's code.
     area = c["county_code"].to_numpy().astype(np.int64).copy()
     by = c["birth_date"].dt.year.to_numpy()
-    area[(area == 530403) & (by < 2015)] = 530421
-    area[(area == 530481) & (by < 2019)] = 530422
+    for code, legacy, until in _legacy_codes():
+        area[(area == code) & (by < until)] = legacy
     mig = c["migrant"].to_numpy()
     origin = rng.integers(0, len(MIGRANT_ORIGINS), n)
     area[mig] = np.array([MIGRANT_ORIGINS[i][0] for i in origin[mig]])
@@ -570,8 +585,8 @@ def _make_parents(
             nm = sur + _given_name(rng, np.full(k, "F"), names)
         county = hh["county_code"].to_numpy().astype(np.int64)
         area = county.copy()
-        area[area == 530403] = 530421
-        area[area == 530481] = 530422
+        for code, legacy, _until in _legacy_codes():
+            area[area == code] = legacy
         rows.append(
             pd.DataFrame(
                 {
@@ -591,3 +606,12 @@ def _make_parents(
     )
     parents.insert(0, "person_id", [f"A{i:07d}" for i in range(len(parents))])
     return parents
+
+
+def _legacy_codes() -> list[tuple[int, int, int]]:
+    """(current code, legacy code, year the legacy code ended) of the counties that changed
+    (counties.csv): an ID issued before then keeps the legacy code."""
+    c = load_counties().dropna(subset=["legacy_code"])
+    return [
+        (int(r.code), int(r.legacy_code), int(r.legacy_until)) for r in c.itertuples(index=False)
+    ]

@@ -55,7 +55,7 @@ def status_table(world: World) -> pd.DataFrame:
     frames = []
     E = c["entry_year"].to_numpy()
     R = c["repeats"].to_numpy()
-    for t in terms:
+    for k, t in enumerate(terms):
         s = np.full(n, "", dtype=object)
         s[:] = "not_yet_in_school"
         cg = t.year - E - R + 1
@@ -63,11 +63,11 @@ def status_table(world: World) -> pd.DataFrame:
         s[(grad > 0) & (grad <= t.year)] = "graduated"
         s[c["never_enrolled"].to_numpy()] = "never_enrolled"
         mo = c["move_out_year"].to_numpy()
-        s[(mo > 0) & (mo < t.year + (t.term == 2))] = "moved_away"
+        s[(mo > 0) & (mo < t.year + (t.half == 2))] = "moved_away"
         s[c["living_outside"].to_numpy()] = "living_outside"
         ar = c["arrive_year"].to_numpy()
         s[(ar > 0) & (ar > t.year)] = "not_yet_arrived"
-        sub = st[st["k"] == t.k]
+        sub = st[st["k"] == k]
         s[sub["child"].to_numpy()] = sub["status"].to_numpy()
         frames.append(
             pd.DataFrame({"person_id": c["person_id"].to_numpy(), "term": t.label, "status": s})
@@ -187,7 +187,7 @@ def write_truth(world: World, file_list: list[dict], parts: Path, layout: Layout
     _write(files, out("files"))
     _write(status_table(world), out("status"))
     st = world.school.student_terms.copy()
-    label = {t.k: t.label for t in world.school.terms}
+    label = {k: t.label for k, t in enumerate(world.school.terms)}
     st.insert(0, "person_id", c["person_id"].to_numpy()[st["child"].to_numpy()])
     st.insert(1, "term", st["k"].map(label))
     st["school_code"] = sch["school_code"].to_numpy()[st["school"].to_numpy()]

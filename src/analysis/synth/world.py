@@ -47,7 +47,7 @@ def build_world(params: SynthParams) -> World:
 def child_year_frame(children: pd.DataFrame, school: Schooling, geo: Geography) -> pd.DataFrame:
     """One row per child and school year (autumn census): age, residence, enrolment, grade."""
     st = school.student_terms
-    autumn = {t.k: t.year for t in school.terms if t.term == 1}
+    autumn = {k: t.year for k, t in enumerate(school.terms) if t.autumn}
     st = st[st["k"].isin(autumn)]
     s_county = geo.schools["county_code"].to_numpy()
     frames = []
@@ -181,7 +181,7 @@ def _settle_never_enrolled(
 def summary_figures(world: World) -> dict[str, float]:
     """The seed's figures as this world has them (school year 2020/21 unless said)."""
     st = world.school.student_terms
-    k2020 = next(t.k for t in world.school.terms if t.year == 2020 and t.term == 1)
+    k2020 = next(k for k, t in enumerate(world.school.terms) if t.year == 2020 and t.autumn)
     enrolled = st[(st["k"] == k2020) & st["status"].isin(ENROLLED_STATUSES)]
     cases = world.school.cases
     ret = cases["return_date"]

@@ -46,14 +46,14 @@ def _scores(ours: int, truth: int, hits_ours: int, hits_truth: int) -> dict:
 
 
 def _overlap(con, ours: str, true: str, on: str) -> dict:
-    n_o = con.execute(f"SELECT count(*) FROM {ours}").fetchone()[0]
-    n_t = con.execute(f"SELECT count(*) FROM {true}").fetchone()[0]
+    n_o = con.execute(f"SELECT count(*) FROM {ours}").fetchall()[0][0]
+    n_t = con.execute(f"SELECT count(*) FROM {true}").fetchall()[0][0]
     h_o = con.execute(
         f"SELECT count(*) FROM {ours} o WHERE EXISTS (SELECT 1 FROM {true} t WHERE {on})"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     h_t = con.execute(
         f"SELECT count(*) FROM {true} t WHERE EXISTS (SELECT 1 FROM {ours} o WHERE {on})"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return _scores(n_o, n_t, h_o, h_t)
 
 

@@ -148,4 +148,4 @@ def _wrongly_quarantined(layout: Layout, truth: Truth) -> tuple[int, int]:
         SELECT count(*), count(*) FILTER (WHERE q.source_row IS NOT NULL)
         FROM clean c LEFT JOIN row_q q {_ON}
         """
-    ).fetchone()
+    ).fetchall()[0]

@@ -1,0 +1,96 @@
+"""Turn the synthetic world into raw registry extracts, as counties deliver them.
+
+One builder per dataset of the data contract (``design.md``), in the modules
+:mod:`.registries`, :mod:`.attendance`, :mod:`.welfare` and :mod:`.interventions`; each
+hands clean columns to :meth:`.extractor.Extractor.emit`, which makes them messy and
+writes the file with the truth of every row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from analysis.parallel import map_forked
+from analysis.synth.extracts import attendance, interventions, registries, welfare
+from analysis.synth.extracts.extractor import Extractor, child_columns
+from analysis.synth.world import World
+
+#: stream (seeded by the world's seed and its position here).
+BUILDERS = (
+    "schools",
+    "hukou",
+    "xueji",
+    "attendance",
+    "leave",
+    "poverty",
+    "disability",
+    "interventions",
+    "policies",
+    "inspections",
+)
+#: Two groups of about equal work, one per core.
+GROUPS = (
+    ("hukou", "attendance", "leave", "policies"),
+    ("schools", "xueji", "poverty", "disability", "interventions", "inspections"),
+)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every builder writes from (reaches forked workers by the fork, not pickled)."""
+
+    world: World
+    root: Path
+    parts: Path
+    seed: int
+    columns: dict
+
+
+def _run_builders(job: _Job, names: tuple[str, ...]) -> list[dict]:
+    """Run some builders, each with its own random stream, and save their truth parts."""
+    builders = _builders()
+    files = []
+    for name in names:
+        i = BUILDERS.index(name)
+        rng = np.random.default_rng([job.seed, 1, i])
+        ex = Extractor(job.world, job.root, rng, job.columns, job.parts, f"{i:02d}_")
+        builders[name](ex)
+        files += [dict(f, builder=i) for f in ex.files]
+    return files
+
+
+def write_all(world: World, root: Path, parts: Path, seed: int, workers: int = 2) -> list[dict]:
+    """Write every dataset of the raw contract under ``root``; truth parts go to ``parts``.
+
+    Each dataset's builder draws from its own random stream (seeded by the world's seed and
+    the builder), so the files are the same whether builders run one after the other or in
+    two processes at once (``workers=2``, forked: the world is shared, not copied).
+    """
+    parts.mkdir(parents=True, exist_ok=True)
+    job = _Job(world, root, parts, seed, child_columns(world))
+    results = map_forked(partial(_run_builders, job), GROUPS, workers)
+    files = [f for group in results for f in group]
+    return sorted(files, key=lambda f: (f["builder"], f["file"]))
+
+
+def _builders() -> dict:
+    """Each dataset's builder, by name."""
+    return {
+        "schools": registries._schools,
+        "hukou": registries._hukou,
+        "xueji": registries._xueji,
+        "attendance": attendance._attendance,
+        "leave": attendance._leave,
+        "poverty": welfare._poverty,
+        "disability": welfare._disability,
+        "interventions": interventions._interventions,
+        "policies": interventions._policies,
+        "inspections": interventions._inspections,
+    }
+
+
+__all__ = ["BUILDERS", "Extractor", "write_all"]
