@@ -1,15 +1,48 @@
-"""Shared fixtures: one small synthetic prefecture per test session."""
+"""Shared fixtures: one small synthetic prefecture per test session.
+
+A test that asks for the prefecture (directly, or a doctest naming ``prefecture``) is marked
+``e2e``: ``pytest -m "not e2e"`` runs the rest in about a minute.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 
 from analysis.layout import Layout
 from analysis.synth import SynthParams, synthesize
 
 SMALL_SEED = 7
+#: The fixtures that build the small prefecture.
+E2E_FIXTURES = {"small_data", "linked", "prefecture"}
+
+
+def _doctest_needs_prefecture(item) -> bool:
+    dtest = getattr(item, "dtest", None)
+    return dtest is not None and any("prefecture" in ex.source for ex in dtest.examples)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())) or _doctest_needs_prefecture(item):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_names(request, doctest_namespace):
+    """What the docstrings' examples may use: numpy, pandas, pyarrow, and ``prefecture``
+    (the small prefecture's layout, cleaned, linked and modelled) with ``prefecture_truth``
+    (its truth folder)."""
+    doctest_namespace.update(np=np, pd=pd, pa=pa)
+    if _doctest_needs_prefecture(request.node):
+        truth = request.getfixturevalue("small_data")[0] / "truth"
+        doctest_namespace.update(
+            prefecture=request.getfixturevalue("prefecture"), prefecture_truth=truth
+        )
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +77,13 @@ def linked(small_data, tmp_path_factory):
     clean(Layout(data))
     manifest = link(Layout(data)).manifest
     return data, truth_dir / "truth", manifest
+
+
+@pytest.fixture(scope="session")
+def prefecture(linked, model_config, small_data) -> Layout:
+    """The linked small prefecture with its model stage run (as the model tests run it)."""
+    from analysis.model.stage import model
+
+    data, _, _ = linked
+    model(Layout(data), model_config)
+    return Layout(data)
