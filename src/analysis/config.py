@@ -122,7 +122,15 @@ class Config:
 
     @classmethod
     def load(cls, path: Path | None = None) -> Config:
-        """The packaged defaults, with a user's file (same shape, any subset) over them."""
+        r"""The packaged defaults, with a user's file (same shape, any subset) over them.
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> f = Path(tempfile.mkdtemp()) / "mine.yaml"
+        >>> _ = f.write_text("rules:\n  dropout_days: 15\n")
+        >>> Config.load(f).rules.dropout_days, Config.load(f).rules.suspected_days
+        (15, 5)
+        """
         if path is None:
             return _defaults()
         path = Path(path)
@@ -137,7 +145,15 @@ class Config:
         cls, doc: dict, where: str = "configuration", base: Config | None = None
     ) -> Config:
         """A configuration from a document of the YAML's shape, over ``base`` (default: the
-        packaged defaults)."""
+        packaged defaults).
+
+        >>> Config.from_dict({"link": {"threshold": 0.995}}).link.threshold
+        0.995
+        >>> Config.from_dict({"links": {}})
+        Traceback (most recent call last):
+        ...
+        analysis.config.ConfigError: configuration: unknown section 'links' (sections: synth, engine, link, rules, model, privacy)
+        """
         base = base or _defaults()
         if not isinstance(doc, dict):
             raise ConfigError(f"{where}: expected sections (engine, link, ...), not {doc!r}")
@@ -153,8 +169,13 @@ class Config:
         return out
 
     def with_(self, section: str, **values: Any) -> Config:
-        """A copy with some settings of one section changed (a command's flags); values of
-        ``None`` leave the setting as it is."""
+        """A copy with some settings of one section changed (a command's flags); values of ``None``
+        leave the setting as it is.
+
+        >>> c = default_config().with_("model", n_boot=100, n_test=None)
+        >>> c.model.n_boot, c.model.n_test
+        (100, 4)
+        """
         return self._with(section, {k: v for k, v in values.items() if v is not None}, "override")
 
     def _with(self, section: str, values: dict, where: str) -> Config:
@@ -171,7 +192,12 @@ class Config:
         return dataclasses.replace(self, **{section: dataclasses.replace(current, **changes)})
 
     def fingerprint(self, *sections: str) -> str:
-        """A short hash of the given sections' settings: what a stage's output depends on."""
+        """A short hash of the given sections' settings: what a stage's output depends on.
+
+        >>> c = default_config()
+        >>> c.fingerprint("rules") == c.with_("model", n_boot=1).fingerprint("rules")
+        True
+        """
         doc = {s: dataclasses.asdict(getattr(self, s)) for s in sections}
         return hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -237,7 +263,11 @@ _TYPES = {
 
 
 def default_config() -> Config:
-    """The packaged configuration (:meth:`Config.load` without a file)."""
+    """The packaged configuration (:meth:`Config.load` without a file).
+
+    >>> default_config().engine.threads
+    2
+    """
     return _defaults()
 
 

@@ -63,7 +63,14 @@ def scan(path: Path) -> str:
 
 
 def has_table(con, name: str) -> bool:
-    """Whether ``con`` holds a table or view called ``name``."""
+    """Whether ``con`` holds a table or view called ``name``.
+
+    >>> con = connect()
+    >>> _ = con.execute("CREATE TABLE t (x INTEGER)")
+    >>> has_table(con, "t"), has_table(con, "u")
+    (True, False)
+    >>> con.close()
+    """
     return bool(
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]

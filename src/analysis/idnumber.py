@@ -24,7 +24,11 @@ CHECK_CHARS: str = "10X98765432"
 
 
 def check_char(first17: str) -> str:
-    """Return the GB 11643 check character for the first 17 digits of an ID number."""
+    """Return the GB 11643 check character for the first 17 digits of an ID number.
+
+    >>> check_char("53040220080301123")
+    '5'
+    """
     if len(first17) != 17 or not first17.isdigit() or not first17.isascii():
         raise ValueError(f"need 17 ASCII digits, got {first17!r}")
     total = sum(int(c) * w for c, w in zip(first17, WEIGHTS, strict=True))
@@ -35,6 +39,9 @@ def is_valid(id18: str) -> bool:
     """True when ``id18`` is 18 characters with a correct check character and a real birth date.
 
     The check character must be upper-case ``X``; callers normalise case first.
+
+    >>> is_valid("530402200803011235"), is_valid("530402200803011234"), is_valid("530402200802301236")
+    (True, False, False)
     """
     if len(id18) != 18 or not id18[:17].isdigit() or not id18.isascii():
         return False
@@ -46,7 +53,11 @@ def is_valid(id18: str) -> bool:
 
 
 def birth_date(id_number: str) -> date | None:
-    """Birth date encoded in an 18- or 15-digit number, or None when it is not a real date."""
+    """Birth date encoded in an 18- or 15-digit number, or None when it is not a real date.
+
+    >>> birth_date("530402200803011235"), birth_date("530402800301123")
+    (datetime.date(2008, 3, 1), datetime.date(1980, 3, 1))
+    """
     try:
         if len(id_number) == 18:
             return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
@@ -58,13 +69,21 @@ def birth_date(id_number: str) -> date | None:
 
 
 def sex(id_number: str) -> str:
-    """'M' or 'F' from the order code (odd = male), for 15- or 18-digit numbers."""
+    """'M' or 'F' from the order code (odd = male), for 15- or 18-digit numbers.
+
+    >>> sex("530402200803011235"), sex("530402800301124")
+    ('M', 'F')
+    """
     digit = id_number[16] if len(id_number) == 18 else id_number[14]
     return "M" if int(digit) % 2 == 1 else "F"
 
 
 def upgrade15(id15: str) -> str:
-    """Convert a legacy 15-digit number to its 18-digit form (insert '19', add the check)."""
+    """Convert a legacy 15-digit number to its 18-digit form (insert '19', add the check).
+
+    >>> upgrade15("530402800301123")
+    '530402198003011237'
+    """
     if len(id15) != 15 or not id15.isdigit():
         raise ValueError(f"need 15 digits, got {id15!r}")
     first17 = id15[:6] + "19" + id15[6:]
@@ -72,7 +91,11 @@ def upgrade15(id15: str) -> str:
 
 
 def downgrade18(id18: str) -> str:
-    """The legacy 15-digit form of an 18-digit number born in the 1900s (drop century, check)."""
+    """The legacy 15-digit form of an 18-digit number born in the 1900s (drop century, check).
+
+    >>> downgrade18("530402198003011237")
+    '530402800301123'
+    """
     if id18[6:8] != "19":
         raise ValueError(f"only numbers of people born 1900-1999 had 15 digits: {id18!r}")
     return id18[:6] + id18[8:17]
@@ -108,6 +131,15 @@ def make_ids(area: np.ndarray, birth: np.ndarray, order: np.ndarray) -> np.ndarr
     area : array of int, 6-digit administrative division codes.
     birth : array of datetime64[D], birth dates.
     order : array of int, 3-digit order codes (0-999; parity encodes sex).
+
+    Returns
+    -------
+    numpy.ndarray of str (object)
+
+    Examples
+    --------
+    >>> make_ids(np.array([530402]), np.array(["2008-03-01"], dtype="datetime64[D]"), np.array([123]))
+    array(['530402200803011235'], dtype=object)
     """
     ymd = np.datetime_as_string(birth.astype("datetime64[D]"), unit="D")
     ymd = np.char.replace(ymd, "-", "")

@@ -60,12 +60,22 @@ def enrolment_rates(children: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     children : one row per child and school year with columns ``year``, ``county_code``,
-        ``age`` (on 1 September), ``resident`` (bool), ``enrolled`` (bool), ``grade``
-        (1-9 when enrolled; 10 for beyond junior-middle), ``disabled`` (bool).
+        ``age`` (on 31 August), ``resident`` (bool), ``enrolled`` (bool), ``grade`` (1-9 when
+        enrolled; 10 for beyond junior-middle), ``disabled`` (bool).
 
     Returns
     -------
-    One row per (year, county_code) with numerators, denominators and rates in percent.
+    pandas.DataFrame
+        One row per (year, county_code) with numerators, denominators and rates in percent.
+
+    Examples
+    --------
+    >>> kids = pd.DataFrame({"year": 2020, "county_code": "530402", "age": [7, 8, 13, 13],
+    ...                      "resident": True, "enrolled": [True, True, True, False],
+    ...                      "grade": [2, 3, 6, 0], "disabled": False})
+    >>> rates = enrolment_rates(kids).set_index("county_code")
+    >>> rates.loc["530402", ["primary_enrolment_rate", "junior_enrolment_rate"]].tolist()
+    [100.0, 0.0]
     """
     df = children[children["resident"]].copy()
     age = df["age"]
@@ -92,10 +102,23 @@ def consolidation_rates(registry: pd.DataFrame, years: list[int]) -> pd.DataFram
     Parameters
     ----------
     registry : one row per child ever in the prefecture's registry, with ``entry_year``
-        (autumn of grade-1 entry), ``graduated_year`` (summer of grade-9 completion, 0 if
-        not), ``member_<Y>`` (bool: in the registry through the spring of ``Y``, net of normal
+        (autumn of grade-1 entry), ``graduated_year`` (summer of grade-9 completion, 0 if not),
+        ``member_<Y>`` (bool: in the registry through the spring of ``Y``, net of normal
         transfers; provided for each requested year) and ``county_code`` (county of the last
         school).
+    years : the graduation years.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``year``, ``county_code``, ``graduates``, ``base``, ``consolidation_rate`` (percent).
+
+    Examples
+    --------
+    >>> reg = pd.DataFrame({"entry_year": 2011, "graduated_year": [2020, 2020, 2020, 0],
+    ...                     "member_2020": True, "county_code": "530402"})
+    >>> consolidation_rates(reg, [2020])["consolidation_rate"].tolist()
+    [75.0, 75.0]
     """
     rows = []
     for y in years:

@@ -89,12 +89,26 @@ def mask_id_sql(expr: str) -> str:
 
 
 def person_id(key: str, salt: str) -> str:
-    """The pseudonymous id of a person's key under ``salt``."""
+    """The pseudonymous id of a person's key under ``salt``.
+
+    >>> person_id("530402200803011235", "00" * 16)
+    '360f4bd128aaee9a'
+    """
     return hashlib.sha256(f"{salt}\x1f{key}".encode()).hexdigest()[:16]
 
 
 def person_id_sql(key: str, salt: str) -> str:
-    """SQL: :func:`person_id` of a key expression (``salt`` is checked to be hex first)."""
+    """SQL: :func:`person_id` of a key expression (``salt`` is checked to be hex first).
+
+    >>> from analysis.engine import connect
+    >>> con = connect()
+    >>> con.execute(f"SELECT {person_id_sql(repr('530402200803011235'), '00' * 16)}").fetchall()
+    [('360f4bd128aaee9a',)]
+    >>> person_id_sql("key", "not hex")
+    Traceback (most recent call last):
+    ...
+    ValueError: salt: not a salt of hex digits; delete it to make a new one
+    """
     _check_salt(salt, "salt")
     return f"sha256('{salt}' || chr(31) || {key})[1:16]"
 
@@ -110,8 +124,16 @@ def _check_salt(salt: str, where: str) -> str:
 
 
 def salt_for(path: Path) -> str:
-    """The person-id salt kept in ``path`` (32 hex digits), created at random on first
-    use. Delete the file and every ``person_id`` of the folder changes."""
+    """The person-id salt kept in ``path`` (32 hex digits), created at random on first use.
+    Delete the file and every ``person_id`` of the folder changes.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / ".person_salt"
+    >>> salt = salt_for(path)
+    >>> len(salt), salt_for(path) == salt
+    (32, True)
+    """
     path = Path(path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,8 +201,15 @@ def suppress_small(
 def check_one_county(
     frame: pd.DataFrame, county: str, what: str, column: str = "county_code"
 ) -> None:
-    """Raise :class:`PrivacyError` if ``frame`` (bound for ``county``'s artifacts, named
-    ``what`` in the message) holds a row of another county or of none."""
+    """Raise :class:`PrivacyError` if ``frame`` (bound for ``county``'s artifacts, named ``what``
+    in the message) holds a row of another county or of none.
+
+    >>> check_one_county(pd.DataFrame({"county_code": ["530402"]}), "530402", "red list")
+    >>> check_one_county(pd.DataFrame({"county_code": ["530402", "530403"]}), "530402", "red list")
+    Traceback (most recent call last):
+    ...
+    analysis.privacy.PrivacyError: red list: 1 row(s) of another county (530403) in county 530402's artifact
+    """
     if column not in frame.columns:
         raise PrivacyError(f"{what}: no {column!r} column to check the county of its rows by")
     other = frame[column].astype("string").fillna("") != str(county)

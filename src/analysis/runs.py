@@ -5,7 +5,7 @@ Every stage (synth, clean, link, model) does the same three things with these fu
 
 1. compute the **fingerprint** of what its output depends on (:func:`fingerprint`): the
    previous stage's fingerprint or the raw files' content (:func:`file_hashes`), its
-   settings, the package version;
+   settings, and the code itself (:func:`code_version`);
 2. **skip** when its manifest already holds that fingerprint and its outputs are there
    (:func:`unchanged`);
 3. write everything into a **staging** copy of the layout and publish it whole at the end
@@ -35,16 +35,34 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from analysis import __version__
 from analysis.layout import Layout
 
 
-def fingerprint(*parts: object) -> str:
-    """A SHA-1 of ``parts`` (anything JSON can write; keys sorted) and the package version:
-    equal fingerprints mean the same output."""
+@cache
+def code_version() -> str:
+    """A SHA-1 of the package's own code and resources (and its version): a change to any of
+    them, an upgrade or an edit, reruns every stage.
+
+    >>> len(code_version())
+    40
+    """
+    root = Path(__file__).parent
     h = hashlib.sha1(__version__.encode())
+    for p in sorted(root.rglob("*")):
+        if p.suffix in (".py", ".yaml", ".csv") and "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(*parts: object) -> str:
+    """A SHA-1 of ``parts`` (anything JSON can write; keys sorted) and of the code
+    (:func:`code_version`): equal fingerprints mean the same output."""
+    h = hashlib.sha1(code_version().encode())
     for p in parts:
         h.update(b"\x1f")
         h.update(json.dumps(p, sort_keys=True, default=str, ensure_ascii=False).encode())
@@ -52,7 +70,11 @@ def fingerprint(*parts: object) -> str:
 
 
 def file_sha1(path: Path, content: bytes | None = None) -> str:
-    """The SHA-1 of a file's content (of ``content`` if the bytes are already read)."""
+    """The SHA-1 of a file's content (of ``content`` if the bytes are already read).
+
+    >>> file_sha1(None, b"abc")
+    'a9993e364706816aba3e25717850c26c9cd0d89d'
+    """
     if content is not None:
         return hashlib.sha1(content).hexdigest()
     h = hashlib.sha1()
@@ -71,9 +93,19 @@ def file_stats(paths: Iterable[Path], root: Path) -> dict[str, list[int]]:
 def file_hashes(
     paths: Iterable[Path], root: Path, previous: dict | None = None
 ) -> tuple[dict[str, str], dict[str, list[int]]]:
-    """The SHA-1 and stats of each file under ``root``; a file whose size and time are
-    those of ``previous`` (a manifest with ``inputs`` and ``stats``) keeps its recorded
-    SHA-1 unread. Returns (hashes, stats)."""
+    """The SHA-1 and stats of each file under ``root``; a file whose size and time are those of
+    ``previous`` (a manifest with ``inputs`` and ``stats``) keeps its recorded SHA-1 unread.
+    Returns (hashes, stats).
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "a.csv").write_text("x")
+    >>> hashes, stats = file_hashes([root / "a.csv"], root)
+    >>> hashes
+    {'a.csv': '11f6ad8ec52a2984abaafd7c3b516503785c2072'}
+    >>> file_hashes([root / "a.csv"], root, {"inputs": {"a.csv": "kept"}, "stats": stats})[0]
+    {'a.csv': 'kept'}
+    """
     paths = list(paths)
     stats = file_stats(paths, root)
     old_hash = (previous or {}).get("inputs", {})
@@ -87,7 +119,11 @@ def file_hashes(
 
 
 def read_manifest(path: Path) -> dict | None:
-    """A stage's manifest (JSON), or None if it is missing or unreadable."""
+    """A stage's manifest (JSON), or None if it is missing or unreadable.
+
+    >>> read_manifest(Path("/nowhere/manifest.json")) is None
+    True
+    """
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -96,7 +132,16 @@ def read_manifest(path: Path) -> dict | None:
 
 def unchanged(manifest: Path, key: str, outputs: Iterable[Path] = ()) -> dict | None:
     """The previous manifest if it was written for the fingerprint ``key`` and every one of
-    ``outputs`` is still there; else None (the stage must run)."""
+    ``outputs`` is still there; else None (the stage must run).
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> write_json(root / "manifest.json", {"fingerprint": "k1"})
+    >>> unchanged(root / "manifest.json", "k1"), unchanged(root / "manifest.json", "k2")
+    ({'fingerprint': 'k1'}, None)
+    >>> unchanged(root / "manifest.json", "k1", [root / "missing.parquet"]) is None
+    True
+    """
     prev = read_manifest(manifest)
     if prev is None or prev.get("fingerprint") != key:
         return None
@@ -106,7 +151,14 @@ def unchanged(manifest: Path, key: str, outputs: Iterable[Path] = ()) -> dict | 
 
 
 def write_json(path: Path, doc: dict) -> None:
-    """Write a JSON document whole (beside, then renamed over the old one)."""
+    """Write a JSON document whole (beside, then renamed over the old one).
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "doc.json"
+    >>> write_json(p, {"n": np.int64(3), "when": __import__("datetime").date(2020, 9, 1)})
+    >>> read_manifest(p)
+    {'n': 3, 'when': '2020-09-01'}
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
@@ -135,9 +187,24 @@ def _mirror(layout: Layout, stage: Layout, path: Path) -> Path:
 
 @contextmanager
 def staged(layout: Layout, outputs: Iterable[Path], name: str) -> Iterator[Layout]:
-    """A staging :class:`Layout` to write a stage's ``outputs`` into; on success each
-    output found there replaces the published one (a file or a folder, whole). On an
-    exception nothing published changes and the staging folder is removed."""
+    """A staging :class:`Layout` to write a stage's ``outputs`` into; on success each output
+    found there replaces the published one (a file or a folder, whole). On an exception
+    nothing published changes and the staging folder is removed.
+
+    >>> import tempfile
+    >>> layout = Layout(tempfile.mkdtemp())
+    >>> layout.interim.mkdir()
+    >>> _ = layout.clean_manifest.write_text("old")
+    >>> try:
+    ...     with staged(layout, [layout.interim], "clean") as stage:
+    ...         stage.interim.mkdir(parents=True)
+    ...         _ = stage.clean_manifest.write_text("new")
+    ...         raise RuntimeError("disk full")
+    ... except RuntimeError:
+    ...     pass
+    >>> layout.clean_manifest.read_text(), [p.name for p in layout.data.iterdir()]
+    ('old', ['interim'])
+    """
     outputs = [Path(p) for p in outputs]
     root = layout.data / f".{name}.partial"
     shutil.rmtree(root, ignore_errors=True)

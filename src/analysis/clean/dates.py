@@ -34,10 +34,29 @@ def parse_dates(
     allow_serial: bool = True,
     serial_range: tuple[str, str] = ("1950-01-01", "2035-12-31"),
 ) -> tuple[pa.Array, pa.Array]:
-    """Parse text dates. Returns (dates as ``date32``, format found per value as text).
+    """Parse text dates in every format the registries use.
 
-    The format column ('iso', 'slash', 'compact', 'chinese', 'serial', 'month', '' for
-    unparsed) lets the cleaner report how a file wrote its dates.
+    Parameters
+    ----------
+    values : the raw texts.
+    month_only : the column holds months (入学年月): a day is not expected.
+    allow_serial : read a whole number as an Excel serial date (days since 1899-12-30).
+    serial_range : the dates a serial may give (others are not dates).
+
+    Returns
+    -------
+    tuple of (pyarrow.Array, pyarrow.Array)
+        The dates (``date32``, null where unparsed) and the format found per value ('iso',
+        'slash', 'compact', 'chinese', 'serial', 'month', '' for unparsed), which lets the
+        cleaner report how a file wrote its dates.
+
+    Examples
+    --------
+    >>> d, f = parse_dates(pa.array(["2008-03-01", "2008/3/1", "20080301", "2008年3月1日", "39508", "三月"]))
+    >>> [str(x) for x in d.to_pylist()]
+    ['2008-03-01', '2008-03-01', '2008-03-01', '2008-03-01', '2008-03-01', 'None']
+    >>> f.to_pylist()
+    ['iso', 'slash', 'compact', 'chinese', 'serial', '']
     """
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()

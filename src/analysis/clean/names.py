@@ -45,8 +45,25 @@ def _t2s():
 
 
 def normalize_names(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
-    """Return (normalised names, whether each changed beyond white space/width/dots: the
-    traditional-to-simplified flag, so the cleaner can record that repair)."""
+    """Names as the linker compares them: NFKC, no spaces, every middle-dot variant as ``·``,
+    traditional characters simplified character by character.
+
+    Parameters
+    ----------
+    values : the raw names.
+
+    Returns
+    -------
+    tuple of (pyarrow.Array, pyarrow.Array)
+        The normalised names, and whether each changed beyond white space, width and dots
+        (the traditional-to-simplified flag, so the cleaner can record that repair).
+
+    Examples
+    --------
+    >>> names, simplified = normalize_names(pa.array(["陳 麗", "阿依・古丽", "沈思"]))
+    >>> names.to_pylist(), simplified.to_pylist()
+    (['陈丽', '阿依·古丽', '沈思'], [True, False, False])
+    """
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     s = pc.utf8_normalize(pc.fill_null(values.cast(pa.string()), ""), "NFKC")

@@ -388,8 +388,45 @@ def read_raw_file(
     specs: dict[str, TableSpec] | None = None,
     content: bytes | None = None,
 ) -> list[RawTable]:
-    """Read one file under ``raw_root/<dataset>/``; one :class:`RawTable` per sheet with data.
-    ``content``: the file's bytes if the caller has read them already (to hash them)."""
+    r"""Read one file under ``raw_root/<dataset>/``.
+
+    Parameters
+    ----------
+    path : the file (CSV in UTF-8 or GB18030, or a workbook).
+    raw_root : the ``raw/`` folder (the file's dataset is its folder there).
+    specs : the header dictionary (default: the packaged one).
+    content : the file's bytes if the caller has read them already (to hash them).
+
+    Returns
+    -------
+    list of RawTable
+        One per sheet with data: canonical text columns, ``source_row``, ``source_line``, and
+        what the reader noticed (encoding, unknown columns, malformed lines, title lines).
+
+    Raises
+    ------
+    RawFileError
+        A file that cannot be read at all: the message names the file and the reason.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> raw = Path(tempfile.mkdtemp())
+    >>> (raw / "leave").mkdir()
+    >>> _ = (raw / "leave" / "slips.csv").write_text(
+    ...     "学籍号,姓名,请假类型,开始日期,结束日期,天数\n"
+    ...     "G530402200803011235,李丽,病假,2019/3/4,2019/3/5,2\n", encoding="gb18030")
+    >>> t = read_raw_file(raw / "leave" / "slips.csv", raw)[0]
+    >>> t.kind, t.encoding, t.table.column("start_date").to_pylist()
+    ('leave', 'gb18030', ['2019/3/4'])
+    >>> (raw / "leave" / "empty.csv").write_bytes(b"")
+    0
+    >>> read_raw_file(raw / "leave" / "empty.csv", raw)
+    Traceback (most recent call last):
+    ...
+    analysis.clean.read.RawFileError: leave/empty.csv: the file is empty
+    """
     specs = specs or load_dictionary()
     rel = str(path.relative_to(raw_root))
     folder = path.relative_to(raw_root).parts[0]

@@ -71,7 +71,11 @@ class _Job:
 
 
 def raw_files(layout: Layout) -> list[Path]:
-    """Every delivered file under ``raw/`` (hidden files aside), in path order."""
+    """Every delivered file under ``raw/`` (hidden files aside), in path order.
+
+    >>> len(raw_files(prefecture)) > 200
+    True
+    """
     return sorted(p for p in layout.raw.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
@@ -91,8 +95,36 @@ def clean(
     progress: Callable[[str], None] | None = None,
     today: dt.date | None = None,
 ) -> StageSummary:
-    """Clean every file under ``layout.raw`` into ``layout.interim`` (see the module
-    docstring); the summary's manifest is ``interim/manifest.json``."""
+    """Clean every file under ``layout.raw`` into ``layout.interim`` (see the module docstring).
+
+    Parameters
+    ----------
+    layout : the data folder.
+    config : the run's settings (``engine``: the worker processes); default: the packaged ones.
+    force : clean again even if the raw files and the rules have not changed.
+    progress : called with a line of text as the work goes on.
+    today : the day a birth date must not be after (default: today).
+
+    Returns
+    -------
+    StageSummary
+        Its manifest is ``interim/manifest.json``: per raw file, rows read, kept, merged and
+        quarantined by reason (read = kept + merged + quarantined).
+
+    Raises
+    ------
+    RawFileError
+        No raw files at all.
+
+    Examples
+    --------
+    >>> summary = clean(prefecture)
+    >>> summary.skipped, summary.manifest["totals"]["rejected"]
+    (True, 0)
+    >>> t = summary.manifest["totals"]
+    >>> t["rows_read"] == t["rows_kept"] + t["rows_merged"] + t["rows_quarantined"]
+    True
+    """
     from analysis.clean.overview import summary_tables
 
     config = config or default_config()

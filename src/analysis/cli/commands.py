@@ -57,9 +57,16 @@ def _config(args: argparse.Namespace) -> Config:
     )
 
 
-def _stage(what: str, fn: Callable[[], StageSummary]) -> StageSummary:
-    with console.status(f"[bold]{what}[/]"):
-        summary = fn()
+def _stage(
+    args: argparse.Namespace, name: str, fn: Callable[..., StageSummary], **kw
+) -> StageSummary:
+    """Run one stage with a status line (updated by the stage's ``progress`` messages when
+    it takes them) and print its summary."""
+    layout, config = _layout(args), _config(args)
+    with console.status(f"[bold]{name}[/]: starting") as status:
+        if "progress" in kw:
+            kw["progress"] = lambda m: status.update(f"[bold]{name}[/]: {m} …")
+        summary = fn(layout, config, **kw)
     show(summary)
     return summary
 
@@ -67,60 +74,35 @@ def _stage(what: str, fn: Callable[[], StageSummary]) -> StageSummary:
 def cmd_synth(args: argparse.Namespace) -> int:
     from analysis.synth import synth
 
-    layout, config = _layout(args), _config(args)
-    with console.status("starting") as status:
-        summary = synth(
-            layout,
-            config,
-            force=getattr(args, "force", True),
-            progress=lambda m: status.update(f"[bold]synth[/]: {m} …"),
-        )
-    show(summary)
+    _stage(args, "synth", synth, force=getattr(args, "force", True), progress=None)
     return 0
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from analysis.clean.stage import clean
 
-    layout, config = _layout(args), _config(args)
-    with console.status("starting") as status:
-        summary = clean(
-            layout,
-            config,
-            force=args.force,
-            progress=lambda m: status.update(f"[bold]clean[/]: {m}"),
-        )
-    show(summary)
+    _stage(args, "clean", clean, force=args.force, progress=None)
     return 0
 
 
 def cmd_link(args: argparse.Namespace) -> int:
     from analysis.link.stage import link
 
-    layout, config = _layout(args), _config(args)
-    _stage(
-        "link: deterministic, then probabilistic (Splink)",
-        lambda: link(layout, config, force=args.force),
-    )
+    _stage(args, "link (deterministic, then Splink)", link, force=args.force)
     return 0
 
 
 def cmd_model(args: argparse.Namespace) -> int:
     from analysis.model.stage import model
 
-    layout, config = _layout(args), _config(args)
-    _stage(
-        "model: features, rolling-origin validation, lists",
-        lambda: model(layout, config, force=args.force),
-    )
+    _stage(args, "model (features, rolling-origin validation, lists)", model, force=args.force)
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from analysis.validate import validate
 
-    layout, config = _layout(args), _config(args)
-    _stage("validating against the truth", lambda: validate(layout, config))
+    _stage(args, "validating against the truth", validate)
     return 0
 
 

@@ -42,11 +42,18 @@ class Episodes:
 
 def out_month_sql(rules: Rules) -> str:
     """SQL (over a row of ``am``) for a month *out*: every school day but at most
-    ``out_present_days`` missed without excuse, or at least ``out_share`` of them with no
-    day of leave (a pupil on leave is in touch with the school; a chronic absentee mixes
-    leave with truancy). Chosen on the yuxi prefecture against the truth: the first
-    condition alone missed 2.5 % of the dropouts, adding three quarters without the leave
-    condition listed 2.3 % wrongly (see the note of issue 4)."""
+    ``out_present_days`` missed without excuse, or at least ``out_share`` of them with no day
+    of leave (a pupil on leave is in touch with the school; a chronic absentee mixes leave
+    with truancy). Chosen on the yuxi prefecture against the truth: the first condition alone
+    missed 2.5 % of the dropouts, adding three quarters without the leave condition listed
+    2.3 % wrongly (see the note of issue 4).
+
+    Examples
+    --------
+    >>> from analysis.config import DEFAULT_RULES
+    >>> out_month_sql(DEFAULT_RULES)
+    '(unx > 0 AND (unx >= req - 1 OR (unx * 100 >= req * 75 AND leave = 0)))'
+    """
     share = int(round(100 * rules.out_share))
     return (
         f"(unx > 0 AND (unx >= req - {rules.out_present_days} "
@@ -55,14 +62,36 @@ def out_month_sql(rules: Rules) -> str:
 
 
 def absence_episodes(t: BaseTables, rules: Rules = DEFAULT_RULES) -> Episodes:
-    """Runs of unexcused absence (see the module docstring), one row per run: person, school
-    and county of its first month, first and last month, school days missed without excuse
-    (``days``), whole months out, the return month (null if the pupil never came back in
-    the records), the grade, ``open_until`` (:func:`analysis.calendar.left_compulsory`: a
-    dropout not back by then has left compulsory education, 超出义务教育年限, and its
-    school days stop counting), ``kind`` ('dropout' or 'suspected'), ``term`` and
-    ``return_term``. Registry-marked dropouts (辍学) without such a run are added with
-    ``days`` null and the evidence '学籍标注辍学'."""
+    """Runs of unexcused absence (see the module docstring).
+
+    Parameters
+    ----------
+    t : the base tables (``am``, ``reg``, ``schools`` are read).
+    rules : the monitoring rules' thresholds.
+
+    Returns
+    -------
+    Episodes
+        The tables ``episodes`` (one row per run: person, school and county of its first
+        month, first and last month, school days missed without excuse ``days``, whole months
+        out, the return month or null, the grade, ``open_until``
+        (:func:`analysis.calendar.left_compulsory`), ``kind`` 'dropout' or 'suspected',
+        ``evidence``) and ``episode_years`` (school days out per school year), and the runs as
+        a frame (with ``term`` and ``return_term``). Registry-marked dropouts (辍学) without
+        such a run are added with ``days`` null and the evidence '学籍标注辍学'.
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> from analysis.link import base_tables
+    >>> con = connect()
+    >>> runs = absence_episodes(base_tables(con, prefecture)).frame
+    >>> sorted(runs["kind"].unique())
+    ['dropout', 'suspected']
+    >>> bool((runs.dropna(subset=["days"])["days"] > 5).all())
+    True
+    >>> con.close()
+    """
     e = Episodes(t)
     _runs(t, rules)
     _episodes(t, e, rules)

@@ -41,7 +41,34 @@ LIVING_OUTSIDE = ("随父母外出", "随父母在外省就读")
 
 
 def census(t: BaseTables, rules: Rules = DEFAULT_RULES) -> pd.DataFrame:
-    """One row per child and school year (see the module docstring), from the base tables."""
+    """One row per child and school year (see the module docstring), from the base tables.
+
+    Parameters
+    ----------
+    t : the base tables (:func:`analysis.link.tables.base_tables`).
+    rules : the monitoring rules; a school week (``suspected_days``) of September missed
+        after an absent July means the child had not come back by the census.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``year``, ``person_id``, ``county_code``, ``age`` (on 31 August), ``resident``,
+        ``enrolled``, ``grade``, ``disabled``, ``outside``: what
+        :func:`analysis.indicators.enrolment_rates` needs.
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> from analysis.link import base_tables
+    >>> from analysis.indicators import enrolment_rates
+    >>> con = connect()
+    >>> frame = census(base_tables(con, prefecture))
+    >>> rates = enrolment_rates(frame)
+    >>> pref = rates[(rates["county_code"] == "5304") & (rates["year"] == 2020)].iloc[0]
+    >>> bool(99.9 < pref["primary_enrolment_rate"] <= 100)
+    True
+    >>> con.close()
+    """
     outside = ", ".join(f"'{n}'" for n in LIVING_OUTSIDE)
     sep, before = CENSUS_ABSENCE
     frame = t.con.execute(

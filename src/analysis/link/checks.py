@@ -48,8 +48,29 @@ def build_checks(
     engine: EngineConfig | None = None,
 ) -> Checks:
     """The autumn census and the three comparisons on ``layout``'s clean tables and person
-    index; with ``out`` (a layout, e.g. a stage's staging one), the lists and the timeline
-    are written to its ``checks/`` folder (:data:`analysis.layout.CHECK_LISTS`)."""
+    index, in one DuckDB connection (see the module docstring).
+
+    Parameters
+    ----------
+    layout : the data folder read.
+    out : a layout (e.g. a stage's staging one) whose ``checks/`` folder receives the lists and
+        the timeline (:data:`analysis.layout.CHECK_LISTS`); None: nothing is written.
+    rules : the monitoring rules.
+    engine : DuckDB's resources (default: the configuration's).
+
+    Returns
+    -------
+    Checks
+        The census, the three lists, the monitoring counts and the consolidation rates.
+
+    Examples
+    --------
+    >>> checks = build_checks(prefecture)
+    >>> len(checks.not_enrolled) > 0, len(checks.dropouts) > 0, len(checks.poverty) > 0
+    (True, True, True)
+    >>> sorted(checks.monitoring.columns)
+    ['county_code', 'dropouts', 'returns', 'suspected', 'term']
+    """
     con = connect(engine)
     try:
         t = base_tables(con, layout)

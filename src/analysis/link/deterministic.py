@@ -38,24 +38,54 @@ VALID = ("valid", "upgraded15")
 
 @cache
 def roles() -> dict[str, dict[str, str]]:
-    """Per clean table about persons: the column of each linkage role (``schema.yaml``)."""
+    """Per clean table about persons: the column of each linkage role (``schema.yaml``).
+
+    >>> roles()["poverty"]
+    {'name': 'member_name', 'sex': 'sex', 'id_number': 'member_id', 'id_partial': 'member_id_partial'}
+    """
     return {kind: dict(s.roles) for kind, s in load_schema().items() if s.roles}
 
 
 def subject_id(kind: str) -> str | None:
     """The column holding the ID number of the row's subject (the child, or the household
-    member) in clean table ``kind``, if it has one."""
+    member) in clean table ``kind``, if it has one.
+
+    >>> subject_id("poverty"), subject_id("attendance")
+    ('member_id', None)
+    """
     return roles().get(kind, {}).get("id_number")
 
 
 def has_registry_number(kind: str) -> bool:
-    """Whether clean table ``kind`` carries the student registry number (全国学籍号)."""
+    """Whether clean table ``kind`` carries the student registry number (全国学籍号).
+
+    >>> has_registry_number("attendance"), has_registry_number("hukou")
+    (True, False)
+    """
     return "student_no" in roles().get(kind, {})
 
 
 def deterministic_links(layout: Layout) -> pd.DataFrame:
-    """One row per clean row resolved by an identifier: ``kind``, ``source_file``,
-    ``source_sheet``, ``source_row``, ``key`` (an 18-digit ID number) and ``rule``."""
+    """One row per clean row resolved by an identifier (see the module docstring).
+
+    Parameters
+    ----------
+    layout : the data folder whose clean tables are read.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``kind``, ``source_file``, ``source_sheet``, ``source_row``, ``key`` (an 18-digit ID
+        number) and ``rule`` (``id``, ``student_no`` or ``student_no_corrects_id``).
+
+    Examples
+    --------
+    >>> links = deterministic_links(prefecture)
+    >>> sorted(links["rule"].unique())
+    ['id', 'student_no', 'student_no_corrects_id']
+    >>> bool(links["key"].str.len().eq(18).all())
+    True
+    """
     from analysis.engine import connect
 
     con = connect()

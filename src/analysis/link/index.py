@@ -48,7 +48,12 @@ _ROLES = tuple(r for r in ROLES if r not in ("alt_name", "county"))
 
 def profile_kinds() -> list[str]:
     """Tables whose rows say who the person is beyond a name and a registry number (birth
-    date, sex, ID, guardian): the persons found by an identifier are profiled from these."""
+    date, sex, ID, guardian): the persons found by an identifier are profiled from these
+    (their linkage roles in ``schema.yaml``).
+
+    >>> profile_kinds()
+    ['hukou', 'xueji', 'poverty', 'disability', 'persuasion', 'home_teaching']
+    """
     return [k for k, r in roles().items() if set(r) - {"name", "student_no"}]
 
 
@@ -64,10 +69,31 @@ class IndexResult:
 
 
 def records_sql(layout: Layout, kinds: list[str]) -> str:
-    """Every clean row of ``kinds`` in the linker's roles. An ID number that failed its
-    check digit is null in the clean table; its raw text (from the quarantine) is evidence
-    all the same (one mistyped digit away from the person's number), so it fills
-    ``id_number`` here, where only the linker sees it."""
+    """Every clean row of ``kinds`` in the linker's roles (``schema.yaml``). An ID number that
+    failed its check digit is null in the clean table; its raw text (from the quarantine) is
+    evidence all the same (one mistyped digit away from the person's number), so it fills
+    ``id_number`` here, where only the linker sees it.
+
+    Parameters
+    ----------
+    layout : the data folder.
+    kinds : clean tables with linkage roles.
+
+    Returns
+    -------
+    str
+        A query of ``kind``, the lineage, the roles (:data:`analysis.link.linker.ROLES` but
+        ``alt_name`` and ``county``), ``id_status`` and ``county``.
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> con = connect()
+    >>> rows = con.execute(f"SELECT * FROM ({records_sql(prefecture, ['disability'])})").df()
+    >>> bool(rows["id_number"].isna().all()), bool(rows["name"].notna().all())
+    (True, True)
+    >>> con.close()
+    """
     bad_ids = (
         rf"""(SELECT source_file, source_sheet, source_row, "column" AS col,
                     upper(regexp_replace(raw_value, '\s', '', 'g')) AS raw_id
@@ -256,10 +282,34 @@ def build_index(
     link: LinkConfig | None = None,
     engine: EngineConfig | None = None,
 ) -> IndexResult:
-    """The master person index of ``layout``'s clean tables (see the module docstring),
-    written to ``out.person_index`` and ``out.persons``. ``link``: the match threshold,
-    Splink's seed and where the probabilistic pass scores its pairs (``duckdb`` or
-    ``spark``, :mod:`analysis.link.spark`; the model is trained on DuckDB either way)."""
+    """The master person index of ``layout``'s clean tables (see the module docstring).
+
+    Parameters
+    ----------
+    layout : the data folder whose clean tables are linked.
+    out : the layout whose ``person_index.parquet`` and ``persons.parquet`` are written.
+    salt : the key of the pseudonymous ids (:func:`analysis.privacy.salt_for`).
+    link : the match threshold, Splink's seed and where the probabilistic pass scores its
+        pairs (``duckdb`` or ``spark``, :mod:`analysis.link.spark`; the model is trained on
+        DuckDB either way). Default: the configuration's.
+    engine : DuckDB's resources.
+
+    Returns
+    -------
+    IndexResult
+        Where the index went, and what each pass did (``stats``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from analysis.layout import Layout
+    >>> out = Layout(tempfile.mkdtemp())
+    >>> result = build_index(prefecture, out, "ab" * 16)
+    >>> result.stats["persons"] > 0 and result.stats["entities_matched"] > 0
+    True
+    >>> {"id", "student_no", "probabilistic"} <= set(result.stats["rules"])
+    True
+    """
     from analysis.link.linker import _quiet
 
     link = link or default_config().link

@@ -64,6 +64,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from analysis.engine import scan  # noqa: F401 (the examples read clean tables)
 from analysis.link.names import name_keys
 
 ROLES = (
@@ -108,8 +109,29 @@ def _pinyin(s: pd.Series) -> pd.DataFrame:
 def prepare_records(df: pd.DataFrame, roles: Mapping[str, str]) -> pd.DataFrame:
     """``df`` as a record table in the linker's columns (:data:`COLUMNS`): names with their
     pinyin keys, the birth date as a date, ID numbers with their 15-digit prefix. Columns
-    whose role is not given are null. Raises ``ValueError`` for an unknown role or a
-    column that is not in ``df``."""
+    whose role is not given are null.
+
+    Parameters
+    ----------
+    df : the records.
+    roles : role (:data:`ROLES`, and ``id``) -> column of ``df``.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    ValueError
+        For an unknown role, a column that is not in ``df``, or record ids that are not unique.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"姓名": ["李丽"], "出生日期": ["2010-01-02"]})
+    >>> prepare_records(df, {"name": "姓名", "birth_date": "出生日期"})[["name", "name_py", "birth_date"]]
+      name name_py  birth_date
+    0   李丽   li li  2010-01-02
+    """
     unknown = set(roles) - set(ROLES) - {"id"}
     if unknown:
         raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
@@ -308,24 +330,10 @@ def train(linker, seed: int = 2020) -> None:
             logging.getLogger(__name__).warning("EM on %s skipped: %s", block, exc)
 
 
-def connect(memory_limit: str = "5GB"):
-    """A DuckDB connection for linkage work: two threads (this machine's cores), a memory
-    limit, no progress bar, and spill files in the system's temporary folder (DuckDB's
-    default is the working directory)."""
-    import tempfile
-
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET threads = 2")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/analysis-duckdb'")
-    return con
-
-
 def _db_api():
     from splink.backends.duckdb import DuckDBAPI
+
+    from analysis.engine import connect
 
     return DuckDBAPI(connection=connect())
 
@@ -352,12 +360,43 @@ def link_frames(
 ) -> pd.DataFrame:
     """Link the person records of ``left`` to those of ``right``.
 
-    ``roles`` maps roles (:data:`ROLES`, and ``id``) to ``left``'s columns; ``right_roles``
-    to ``right``'s (default: the same). The model is trained on the two frames (no labels
-    needed). Returns pairs ``id_l`` (a ``left`` record's id), ``id_r``, ``match_weight``
-    (log2 Bayes factor) and ``match_probability``, at or above ``threshold``; with
-    ``best_only``, each left record keeps only its best right record (ties: the smaller
-    id), which is what "who is this person in the other registry" needs."""
+    The model is trained on the two frames (no labels needed: u probabilities from random
+    pairs, m by expectation maximisation).
+
+    Parameters
+    ----------
+    left, right : the two tables of person records.
+    roles : role (:data:`ROLES`, and ``id``) -> ``left``'s column.
+    right_roles : the same for ``right`` (default: ``roles``).
+    threshold : the smallest match probability kept.
+    best_only : each left record keeps only its best right record (ties: the smaller id),
+        which is what "who is this person in the other registry" needs.
+    seed : the seed of the random sample of pairs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id_l`` (a ``left`` record's id), ``id_r``, ``match_weight`` (log2 Bayes factor) and
+        ``match_probability``, at or above ``threshold``.
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> con = connect()
+    >>> rows = "*, '530424' AS county, source_file || ':' || source_row AS rid"
+    >>> x = con.execute(f"SELECT {rows} FROM {scan(prefecture.table('xueji'))} "
+    ...                 "WHERE source_file LIKE '%530424%2020-1%'").df()
+    >>> h = con.execute(f"SELECT {rows} FROM {scan(prefecture.table('hukou'))} "
+    ...                 "WHERE source_file LIKE '%530424%2020%'").df()
+    >>> common = dict(id="rid", name="name", birth_date="birth_date", sex="sex",
+    ...               id_number="id_number", address="hukou_address", county="county")
+    >>> pairs = link_frames(x, h, common)
+    >>> len(pairs) > 0.9 * len(x)
+    True
+    >>> bool(pairs["id_l"].is_unique and (pairs["match_probability"] >= 0.99).all())
+    True
+    >>> con.close()
+    """
     from splink import Linker
 
     _quiet()
@@ -373,8 +412,14 @@ def link_frames(
 
 
 def best_match(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Each ``id_l``'s pair of highest match weight (ties: the smaller ``id_r``), so the
-    result does not depend on the order Splink returned the pairs in."""
+    """Each ``id_l``'s pair of highest match weight (ties: the smaller ``id_r``), so the result
+    does not depend on the order Splink returned the pairs in.
+
+    >>> pairs = pd.DataFrame({"id_l": ["a", "a", "b"], "id_r": ["y", "x", "z"],
+    ...                       "match_weight": [3.0, 3.0, 1.0], "match_probability": [0.9, 0.9, 0.6]})
+    >>> best_match(pairs)[["id_l", "id_r"]].values.tolist()
+    [['a', 'x'], ['b', 'z']]
+    """
     if pairs.empty:
         return pairs.reset_index(drop=True)
     return (
@@ -385,8 +430,15 @@ def best_match(pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def oriented_pairs(pred: pd.DataFrame, left_name: str) -> pd.DataFrame:
-    """Splink's pairs (``unique_id_l``/``_r`` in either order) with the record of the
-    input table registered as ``left_name`` always in ``id_l``."""
+    """Splink's pairs (``unique_id_l``/``_r`` in either order) with the record of the input
+    table registered as ``left_name`` always in ``id_l``.
+
+    >>> pred = pd.DataFrame({"unique_id_l": ["p1"], "unique_id_r": ["e1"],
+    ...                      "source_dataset_l": ["persons"], "match_weight": [9.0],
+    ...                      "match_probability": [0.998]})
+    >>> oriented_pairs(pred, "entities")[["id_l", "id_r"]].values.tolist()
+    [['e1', 'p1']]
+    """
     if pred.empty:
         return pd.DataFrame(columns=["id_l", "id_r", "match_weight", "match_probability"])
     swap = pred["source_dataset_l"] != left_name

@@ -46,7 +46,31 @@ class Who:
 
 
 def who(t: BaseTables, persons: str) -> Who:
-    """Build :class:`Who` for the persons of ``persons`` (an SQL query of ``person_id``)."""
+    """Build :class:`Who` for the persons of ``persons``.
+
+    Parameters
+    ----------
+    t : the base tables (``hk`` and ``xj`` are read).
+    persons : an SQL query of ``person_id``.
+
+    Returns
+    -------
+    Who
+        The table ``who``: per person the name, sex and birth date the records give most often
+        (ties: the smallest), the masked ID number (:func:`analysis.privacy.mask_id`), and the
+        township and village of the latest household check.
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> from analysis.link import base_tables
+    >>> con = connect()
+    >>> t = base_tables(con, prefecture)
+    >>> w = who(t, f"SELECT person_id FROM {t.reg} LIMIT 5")
+    >>> con.execute(f"SELECT count(*), bool_and(id_masked LIKE '%********%') FROM {w.table}").fetchall()
+    [(5, True)]
+    >>> con.close()
+    """
     w = Who(t)
     t.con.execute(
         f"""CREATE OR REPLACE TABLE {w.table} AS
@@ -74,9 +98,39 @@ def who(t: BaseTables, persons: str) -> Who:
 def not_enrolled_list(
     t: BaseTables, census: pd.DataFrame, e: Episodes, w: Who, rules: Rules = DEFAULT_RULES
 ) -> pd.DataFrame:
-    """Comparison 1 (see the module docstring): one row per school year and resident child
-    of compulsory-school age not in school on the census date, with its category.
-    ``census``: :func:`analysis.link.census.census`'s frame."""
+    """Comparison 1 (see the module docstring): one row per school year and resident child of
+    compulsory-school age not in school on the census date, with its category.
+
+    Parameters
+    ----------
+    t : the base tables.
+    census : :func:`analysis.link.census.census`'s frame.
+    e : the runs of absence (:func:`analysis.link.absence.absence_episodes`).
+    w : the persons' names and masked IDs (:func:`who`).
+    rules : the compulsory-school ages (``school_age``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``school_year``, ``county_code``, ``township``, ``village``, the school, ``category``,
+        the child (``person_id``, name, sex, birth date, masked ID, age, disabled), the
+        ``evidence`` and the ``responsible_unit``.
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> from analysis.link import absence_episodes, base_tables, census
+    >>> con = connect()
+    >>> t = base_tables(con, prefecture)
+    >>> frame, e = census(t), absence_episodes(t)
+    >>> con.register("c", frame)  # doctest: +ELLIPSIS
+    <...>
+    >>> w = who(t, "SELECT person_id FROM c WHERE NOT enrolled")
+    >>> l1 = not_enrolled_list(t, frame, e, w)
+    >>> set(l1["category"]) <= {"失学", "残疾缓学", "辍学", "休学", "转出", "已毕业", "已离校"}
+    True
+    >>> con.close()
+    """
     lo, hi = rules.school_age
     t.con.register("census_df", census)
     try:
@@ -150,25 +204,53 @@ def _not_enrolled_evidence_sql() -> str:
 
 
 def dropout_list(t: BaseTables, e: Episodes, w: Who) -> pd.DataFrame:
-    """Comparison 2: one row per run of absence, with the school, its township and county,
-    the grade, the persuasion ledger's case if one was opened (the case detected nearest
-    the run's start: detection date, the last of the four steps taken, outcome) and the
-    evidence."""
+    """Comparison 2: one row per run of absence, with the school, its township and county, the
+    grade, the persuasion ledger's case if one was opened (the case detected nearest the run's
+    start, then the earliest: detection date, the last of the four steps taken, outcome) and
+    the evidence.
+
+    Parameters
+    ----------
+    t : the base tables.
+    e : the runs of absence.
+    w : the persons' names and masked IDs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``term``, county, township, school, ``responsible_unit``, ``category`` (辍学 or
+        疑似辍学), the child, ``first_month``, ``last_month``, ``days_absent``,
+        ``return_month``, ``returned``, ``open_until``, ``evidence`` and the ledger's case.
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> from analysis.link import absence_episodes, base_tables
+    >>> con = connect()
+    >>> t = base_tables(con, prefecture)
+    >>> e = absence_episodes(t)
+    >>> l2 = dropout_list(t, e, who(t, f"SELECT person_id FROM {e.episodes}"))
+    >>> len(l2) == len(e.frame), sorted(l2["category"].unique())
+    (True, ['疑似辍学', '辍学'])
+    >>> con.close()
+    """
     return t.con.execute(
         f"""WITH x AS (SELECT *, term_of(first_month) AS term FROM {e.episodes}),
-        m AS (SELECT x.person_id, x.first_month, l.detected AS case_detected,
-                     CASE WHEN l.step4 IS NOT NULL THEN '4 申请法院强制执行'
-                          WHEN l.step3 IS NOT NULL THEN '3 行政处罚'
-                          WHEN l.step2 IS NOT NULL THEN '2 责令改正'
-                          WHEN l.step1 IS NOT NULL THEN '1 劝返教育' END AS case_step,
-                     l.outcome AS case_outcome
+        m AS (SELECT x.person_id, x.first_month,
+                     arg_min(l.detected, (abs(datediff('day', x.first_month, l.detected)),
+                                          l.detected)) AS case_detected,
+                     arg_min(CASE WHEN l.step4 IS NOT NULL THEN '4 申请法院强制执行'
+                                  WHEN l.step3 IS NOT NULL THEN '3 行政处罚'
+                                  WHEN l.step2 IS NOT NULL THEN '2 责令改正'
+                                  WHEN l.step1 IS NOT NULL THEN '1 劝返教育' END,
+                             (abs(datediff('day', x.first_month, l.detected)), l.detected,
+                              l.step4, l.step3, l.step2, l.step1)) AS case_step,
+                     arg_min(l.outcome, (abs(datediff('day', x.first_month, l.detected)),
+                                         l.detected, l.outcome)) AS case_outcome
               FROM x JOIN {t.ledger} l ON l.person_id = x.person_id
                    AND l.detected BETWEEN x.first_month - INTERVAL 31 DAY
                        AND coalesce(x.return_month, DATE '9999-12-31') + INTERVAL 31 DAY
-              QUALIFY row_number() OVER (
-                  PARTITION BY x.person_id, x.first_month
-                  ORDER BY abs(datediff('day', x.first_month, l.detected)), l.detected,
-                           l.step1, l.step2, l.step3, l.step4, l.return_date, l.outcome) = 1)
+              GROUP BY ALL)
         SELECT x.term, x.county_code, s.county, s.school_township AS township, x.school_code,
                s.school_name,
                s.school_name || '；' || coalesce(s.school_township || '人民政府', '')
@@ -197,12 +279,40 @@ def poverty_list(
     dropouts: pd.DataFrame,
     rules: Rules = DEFAULT_RULES,
 ) -> pd.DataFrame:
-    """Comparison 3: per school year, the children of poverty-registered households
-    (registered by that year; lifted or not) who were out of school: not enrolled at the
-    census (comparison 1, out-of-school categories) or in a dropout run of comparison 2 in
-    which the child missed more than a school week of that year. A child on both lists
-    is listed once: a reason other than 辍学 first, then list 1's row; the evidence of both,
-    list 1's first."""
+    """Comparison 3: per school year, the children of poverty-registered households (registered
+    by that year; lifted or not) who were out of school: not enrolled at the census
+    (comparison 1, out-of-school categories) or in a dropout run of comparison 2 in which the
+    child missed more than a school week of that year. A child on both lists is listed once:
+    a reason other than 辍学 first, then list 1's row; the evidence of both, list 1's first.
+
+    Parameters
+    ----------
+    t, e, w : the base tables, the runs of absence, the persons' names.
+    not_enrolled, dropouts : the frames of comparisons 1 and 2.
+    rules : the suspected-dropout threshold (``suspected_days``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per school year and child: place, school, ``reason``, the child,
+        ``poverty_status`` (建档立卡贫困户 or 已脱贫户), the registry's years and the evidence.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.engine import connect
+    >>> from analysis.link import absence_episodes, base_tables
+    >>> con = connect()
+    >>> t = base_tables(con, prefecture)
+    >>> e = absence_episodes(t)
+    >>> l2 = pd.read_parquet(prefecture.check("dropouts"))
+    >>> l1 = pd.read_parquet(prefecture.check("not_enrolled"))
+    >>> w = who(t, f"SELECT person_id FROM {e.episodes} UNION SELECT person_id FROM {t.hk}")
+    >>> l3 = poverty_list(t, e, w, l1, l2)
+    >>> bool(l3["evidence"].str.contains("建档立卡").all())
+    True
+    >>> con.close()
+    """
     t.con.register("l1", not_enrolled[not_enrolled["category"].isin(OUT_OF_SCHOOL)])
     t.con.register("l2", dropouts[dropouts["category"] == "辍学"])
     try:

@@ -42,9 +42,28 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def comparison_counts(checks: Checks, rules: Rules) -> list[dict]:
-    """Rows of the three lists per school year, county and category (list 2 by the school
-    year of the term its runs began), and the prefecture ('5304'); with list 1, the
-    school-age children living outside with their parents (``随父母在外``, not on the list)."""
+    """Rows of the three lists per school year, county and category (list 2 by the school year
+    of the term its runs began), and the prefecture ('5304'); with list 1, the school-age
+    children living outside with their parents (``随父母在外``, not on the list).
+
+    Parameters
+    ----------
+    checks : the lists (:func:`analysis.link.checks.build_checks`).
+    rules : the compulsory-school ages.
+
+    Returns
+    -------
+    list of dict
+        ``list``, ``school_year``, ``county_code``, ``category``, ``children``.
+
+    Examples
+    --------
+    >>> from analysis.config import DEFAULT_RULES
+    >>> from analysis.link import build_checks
+    >>> counts = comparison_counts(build_checks(prefecture), DEFAULT_RULES)
+    >>> sorted({c["list"] for c in counts})
+    ['1_not_enrolled', '2_dropouts', '3_poverty']
+    """
     l2 = checks.dropouts.assign(school_year=checks.dropouts["term"].str[:4].astype(int))
     lo, hi = rules.school_age
     c = checks.census
@@ -73,9 +92,18 @@ def comparison_counts(checks: Checks, rules: Rules) -> list[dict]:
 
 
 def indicators_doc(checks: Checks, rules: Rules) -> dict:
-    """``indicators.json``: enrolment rates per school year and county, consolidation rate
-    per graduation year and county, suspected dropouts, dropouts and returns per term and
-    county, the lists' counts, and the rules' thresholds."""
+    """``indicators.json``: enrolment rates per school year and county, consolidation rate per
+    graduation year and county, suspected dropouts, dropouts and returns per term and county,
+    the lists' counts, and the rules' thresholds.
+
+    Examples
+    --------
+    >>> from analysis.config import DEFAULT_RULES
+    >>> from analysis.link import build_checks
+    >>> doc = indicators_doc(build_checks(prefecture), DEFAULT_RULES)
+    >>> sorted(doc)
+    ['comparisons', 'consolidation', 'definitions', 'enrolment', 'monitoring', 'rules']
+    """
     return {
         "definitions": "analysis.indicators (formulas in its docstring); census: "
         "analysis.link.census; lists and counts: analysis.link.lists and analysis.link.timeline",
@@ -88,17 +116,47 @@ def indicators_doc(checks: Checks, rules: Rules) -> dict:
 
 
 def input_fingerprint(layout: Layout, config: Config) -> str:
-    """What the stage's output depends on: the clean tables (their manifest's fingerprint),
-    the link threshold and seed, and the monitoring rules (not where pairs are scored:
-    both engines give the same persons)."""
+    """What the stage's output depends on: the clean tables (their manifest's fingerprint), the
+    link threshold and seed, and the monitoring rules (not where pairs are scored: both
+    engines give the same persons).
+
+    >>> from analysis.config import default_config
+    >>> c = default_config()
+    >>> input_fingerprint(prefecture, c) == input_fingerprint(prefecture, c.with_("link", engine="spark"))
+    True
+    >>> input_fingerprint(prefecture, c) == input_fingerprint(prefecture, c.with_("link", threshold=0.9))
+    False
+    """
     clean = read_manifest(layout.clean_manifest) or {}
     link = {"threshold": config.link.threshold, "seed": config.link.seed}
     return fingerprint(clean.get("fingerprint"), link, asdict(config.rules))
 
 
 def link(layout: Layout, config: Config | None = None, *, force: bool = False) -> StageSummary:
-    """Build the person index of ``layout``'s clean tables, the lists and the indicators
-    (see the module docstring). The summary's manifest is ``link_manifest.json``."""
+    """Build the person index of ``layout``'s clean tables, the lists and the indicators (see
+    the module docstring); skipped when the clean tables and the settings are those of the
+    last run, unless ``force``.
+
+    Parameters
+    ----------
+    layout : the data folder (``interim/`` in, ``processed/`` out).
+    config : the run's settings (``link``, ``rules``, ``engine``); default: the packaged ones.
+    force : link again even if nothing changed.
+
+    Returns
+    -------
+    StageSummary
+        Its manifest is ``link_manifest.json``: the fingerprint, the persons, the rows each
+        rule tied, the seconds each pass took.
+
+    Examples
+    --------
+    >>> summary = link(prefecture)
+    >>> summary.skipped, summary.manifest["persons"] > 0
+    (True, True)
+    >>> list(summary.tables)[0]
+    'Linkage · who is who'
+    """
     from analysis.link.overview import summary_tables
 
     config = config or default_config()

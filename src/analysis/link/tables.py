@@ -9,9 +9,9 @@ names are attributes of the object, for SQL):
 * ``xj`` and ``hk``: the registry's and the household check's rows with their person;
 * ``reg``: one row per person and registry term (the snapshot two weeks into the term):
   status, study mode, grade, school, county, entry year. A pupil listed by two schools in
-  a term (a transfer) keeps the row that says most (辍学 > 休学 > 转出 > 在读), then the
-  larger school code (one nulled as unknown first), then the row's other values: the same
-  row every run;
+  a term (a transfer) keeps what the row that says most says (辍学 > 休学 > 转出 > 在读),
+  then the larger school code; a value missing from that row (a school code nulled as
+  unknown) is taken from the next; ties go by the value itself: the same every run;
 * ``am``: one row per person and attendance month: days required, present, on leave
   (``leave``, of which ``sick`` and ``pers``onal), unexcused (``unx``), and the school;
 * ``disabled``: the persons holding a disability certificate;
@@ -71,12 +71,57 @@ class _Source:
 
 def joined(layout: Layout, kind: str, columns: str, alias: str = "x") -> str:
     """SQL of clean table ``kind``'s ``columns`` (over alias ``alias``) with each row's
-    ``person_id``: for the stages that read more of the clean tables than the base ones."""
+    ``person_id``: for the stages that read more of the clean tables than the base ones.
+
+    Parameters
+    ----------
+    layout : the data folder.
+    kind : a clean table (``xueji``, ``hukou``, ``poverty`` ...).
+    columns : the SQL select list over the table's alias.
+    alias : the clean table's alias in ``columns``.
+
+    Returns
+    -------
+    str
+        A query of ``person_id`` and ``columns``.
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> con = connect()
+    >>> q = joined(prefecture, "poverty", "x.registered_year")
+    >>> con.execute(f"SELECT min(registered_year) FROM ({q})").fetchall()[0][0]
+    2014
+    >>> con.close()
+    """
     return _Source(layout).joined(kind, columns, alias)
 
 
 def base_tables(con, layout: Layout) -> BaseTables:
-    """Build the base tables of ``layout``'s clean tables and person index in ``con``."""
+    """Build the base tables of ``layout``'s clean tables and person index in ``con``.
+
+    Parameters
+    ----------
+    con : a DuckDB connection (:func:`analysis.engine.connect`), which holds the tables.
+    layout : the data folder whose ``interim/`` and person index are read.
+
+    Returns
+    -------
+    BaseTables
+        The connection and the names of the tables in it; every later step (the census, the
+        runs of absence, the lists, the model's features) takes it as its argument.
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> con = connect()
+    >>> t = base_tables(con, prefecture)
+    >>> con.execute(f"SELECT count(DISTINCT term) FROM {t.reg}").fetchall()[0][0]
+    10
+    >>> sorted(con.execute(f"SELECT * FROM {t.am} LIMIT 0").df().columns)
+    ['leave', 'month', 'pers', 'person_id', 'pres', 'req', 'school_code', 'sick', 'unx']
+    >>> con.close()
+    """
     src = _Source(layout)
     t = BaseTables(con)
     _schools(con, src, t)
@@ -114,29 +159,23 @@ def _registry(con, src: _Source, t: BaseTables) -> None:
         "x.migrant = '是' AS migrant, x.name, x.sex, x.birth_date, x.id_number",
     )
     con.execute(f"CREATE OR REPLACE TABLE {t.xj} AS {registry}")
-    # One row per person and term: the row that says most, then the larger school code (a
-    # null one first, as the struct order of earlier versions had it); a tie beyond that
-    # (one school listing a pupil twice) goes by the row's own values.
+    # One row per person and term: of the rows that say most, the larger school code; each
+    # column from the row that says most among those holding a value for it (a school code
+    # nulled as unknown leaves the code to the other row), ties broken by the value itself.
+    says = "CASE status WHEN '辍学' THEN 4 WHEN '休学' THEN 3 WHEN '转出' THEN 2 ELSE 1 END"
     con.execute(
         f"""CREATE OR REPLACE TABLE {t.reg} AS
-        WITH x AS (
-            SELECT *, CASE status WHEN '辍学' THEN 4 WHEN '休学' THEN 3 WHEN '转出' THEN 2
-                      ELSE 1 END AS says
-            FROM {t.xj} WHERE term <> ''),
-        ranked AS (
-            SELECT *, row_number() OVER (
-                PARTITION BY person_id, term
-                ORDER BY says DESC, school_code DESC NULLS FIRST, study_mode NULLS LAST,
-                         grade DESC NULLS LAST) AS k
-            FROM x)
-        SELECT r.person_id, r.term, r.status, r.study_mode, r.school_code, g.grade,
-               g.entry_year, g.migrant, s.county_code, s.school_name, s.school_township
-        FROM ranked r
-        JOIN (SELECT person_id, term, max(grade) AS grade, min(entry_year) AS entry_year,
-                     bool_or(migrant) AS migrant
-              FROM x GROUP BY person_id, term) g USING (person_id, term)
-        LEFT JOIN {t.schools} s USING (school_code)
-        WHERE r.k = 1"""
+        WITH x AS (SELECT *, {says} AS says FROM {t.xj} WHERE term <> ''),
+        r AS (
+            SELECT person_id, term,
+                   arg_max(status, (says, school_code, status)) AS status,
+                   arg_max(study_mode, (says, school_code, study_mode)) AS study_mode,
+                   arg_max(school_code, (says, school_code)) AS school_code,
+                   max(grade) AS grade, min(entry_year) AS entry_year,
+                   bool_or(migrant) AS migrant
+            FROM x GROUP BY person_id, term)
+        SELECT r.*, s.county_code, s.school_name, s.school_township
+        FROM r LEFT JOIN {t.schools} s USING (school_code)"""
     )
 
 

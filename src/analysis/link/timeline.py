@@ -22,11 +22,39 @@ from analysis.link.tables import BaseTables
 def status_timeline(
     t: BaseTables, e: Episodes, not_enrolled: pd.DataFrame, table: str = "timeline"
 ) -> str:
-    """Build the timeline (one row per person and term, with the school and county) as the
-    table ``table`` of ``con`` and return its name. Of several statuses in one term, a run
-    of absence (返校 in the term of its return) beats a registry mark of 辍学, which beats
-    comparison 1's category, which beats the registry's ordinary status; of two runs, the
-    later; then the status and school by their text: the same status every run."""
+    """Build each child's status per term as the table ``table`` of ``t.con``.
+
+    Of several statuses in one term, a run of absence (返校 in the term of its return) beats a
+    registry mark of 辍学, which beats comparison 1's category, which beats the registry's
+    ordinary status; of two runs, the later; then the status and school by their text: the
+    same status every run.
+
+    Parameters
+    ----------
+    t : the base tables.
+    e : the runs of absence.
+    not_enrolled : comparison 1's frame.
+    table : the name to give the table.
+
+    Returns
+    -------
+    str
+        The table's name (one row per person and term: ``status``, ``school_code``,
+        ``county_code``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.engine import connect
+    >>> from analysis.link import absence_episodes, base_tables
+    >>> con = connect()
+    >>> t = base_tables(con, prefecture)
+    >>> name = status_timeline(t, absence_episodes(t), pd.read_parquet(prefecture.check("not_enrolled")))
+    >>> statuses = {s for (s,) in con.execute(f"SELECT DISTINCT status FROM {name}").fetchall()}
+    >>> {"在读", "辍学", "返校", "送教上门"} <= statuses
+    True
+    >>> con.close()
+    """
     t.con.register("l1_all", not_enrolled)
     try:
         t.con.execute(
@@ -65,8 +93,31 @@ def status_timeline(
 
 def monitoring_counts(dropouts: pd.DataFrame) -> pd.DataFrame:
     """Per term and county (and the prefecture, '5304'): suspected dropouts (every run of
-    absence starts as one), dropouts (runs of more than a month) by the term the run
-    began, and returns by the term of the return."""
+    absence starts as one), dropouts (runs of more than a month) by the term the run began,
+    and returns by the term of the return.
+
+    Parameters
+    ----------
+    dropouts : comparison 2's frame (``term``, ``county_code``, ``person_id``, ``category``,
+        ``return_month``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``term``, ``county_code``, ``suspected``, ``dropouts``, ``returns``.
+
+    Examples
+    --------
+    >>> l2 = pd.DataFrame({"term": ["2019-1", "2019-1"], "county_code": ["530402", "530402"],
+    ...                    "person_id": ["a", "b"], "category": ["辍学", "疑似辍学"],
+    ...                    "return_month": [pd.Timestamp("2020-03-01"), pd.NaT]})
+    >>> monitoring_counts(l2)[["term", "county_code", "suspected", "dropouts", "returns"]]
+         term county_code  suspected  dropouts  returns
+    0  2019-1        5304          2         1        0
+    1  2019-1      530402          2         1        0
+    2  2019-2        5304          0         0        1
+    3  2019-2      530402          0         0        1
+    """
     d = dropouts.assign(
         return_term=dropouts["return_month"].map(lambda m: None if pd.isna(m) else term_of(m))
     )
@@ -86,12 +137,38 @@ def monitoring_counts(dropouts: pd.DataFrame) -> pd.DataFrame:
 
 
 def consolidation_frame(t: BaseTables, e: Episodes) -> tuple[pd.DataFrame, list[int]]:
-    """The registry frame :func:`analysis.indicators.consolidation_rates` needs, from the
-    registry snapshots: ``entry_year`` (the registry's 入学年月), ``graduated_year`` (in
-    grade 9 as 在读 in the spring term of that year and not out of school at its end),
-    ``member_<Y>`` (in the registry by the spring of ``Y`` and never transferred out by
-    then: normal transfers leave the base, arrivals join it; dropouts stay in it) and
-    ``county_code`` (of the last school). Also the graduation years the snapshots cover."""
+    """The registry cohort the nine-year consolidation rate is computed from.
+
+    Parameters
+    ----------
+    t : the base tables (``reg`` is read).
+    e : the runs of absence (a pupil out at the end of grade 9 has not completed it).
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, list of int)
+        Per person ``entry_year`` (the registry's 入学年月), ``graduated_year`` (in grade 9 as
+        在读 in the spring term of that year and not out of school at its end), ``member_<Y>``
+        (in the registry by the spring of ``Y`` and never transferred out by then: normal
+        transfers leave the base, arrivals join it; dropouts stay in it) and ``county_code``
+        (of the last school); and the graduation years the snapshots cover. The frame is what
+        :func:`analysis.indicators.consolidation_rates` takes.
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> from analysis.indicators import consolidation_rates
+    >>> from analysis.link import absence_episodes, base_tables
+    >>> con = connect()
+    >>> t = base_tables(con, prefecture)
+    >>> frame, years = consolidation_frame(t, absence_episodes(t))
+    >>> years
+    [2017, 2018, 2019, 2020, 2021]
+    >>> rate = consolidation_rates(frame, years).query("year == 2020 and county_code == '5304'")
+    >>> bool(99 < rate["consolidation_rate"].iloc[0] < 101)
+    True
+    >>> con.close()
+    """
     springs = [
         Term.parse(term).year + 1
         for (term,) in t.con.execute(

@@ -79,7 +79,29 @@ class ModelTables:
 
 
 def model_tables(t: BaseTables, layout: Layout, rules: Rules = DEFAULT_RULES) -> ModelTables:
-    """Build the :class:`ModelTables` of ``layout`` (clean tables, person index, list 2)."""
+    """Build the :class:`ModelTables` of ``layout`` (clean tables, person index, list 2).
+
+    Parameters
+    ----------
+    t : the base tables (:func:`analysis.link.tables.base_tables`), in whose connection the
+        model's tables are made.
+    layout : the data folder.
+    rules : the monitoring rules (a month *out*, a school week).
+
+    Returns
+    -------
+    ModelTables
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> from analysis.link import base_tables
+    >>> con = connect()
+    >>> m = model_tables(base_tables(con, prefecture), prefecture)
+    >>> con.execute(f"SELECT count(*) > 0 FROM {m.drops}").fetchall()
+    [(True,)]
+    >>> con.close()
+    """
     m = ModelTables(t, rules)
     con = t.con
     registry = joined(
@@ -418,10 +440,35 @@ def _household_columns(m: ModelTables, d: _Dates) -> str:
 
 def features_as_of(m: ModelTables, label: str, decay: float = 0.85) -> pd.DataFrame:
     """The feature table of term ``label`` (one row per pupil of its population, see the
-    module docstring), with the label ``dropout`` (1 if the pupil dropped out within the
-    term, 0 if not, null if the term is not over in the records), the audit groups and
-    ``order_key``. ``decay``: the weight of a month in the recent rates, per school month
-    back. Reads the tables of :class:`ModelTables` only."""
+    module docstring).
+
+    Parameters
+    ----------
+    m : the model's tables.
+    label : the term, e.g. ``'2019-1'``; its as-of date is :attr:`analysis.calendar.Term.as_of`.
+    decay : the weight of a month in the recent rates, per school month back.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``person_id``, ``term``, ``as_of``, county, school, last term's grade, every feature of
+        :data:`FEATURES` (float32), the label ``dropout`` (1 if the pupil dropped out within the
+        term, 0 if not, null if the term is not over in the records), the audit groups and
+        ``order_key``, sorted by ``order_key``.
+
+    Examples
+    --------
+    >>> from analysis.engine import connect
+    >>> from analysis.link import base_tables
+    >>> con = connect()
+    >>> m = model_tables(base_tables(con, prefecture), prefecture)
+    >>> f = features_as_of(m, "2019-1")
+    >>> str(f["as_of"].iloc[0].date()), set(f["dropout"].dropna().unique()) <= {0, 1}
+    ('2019-09-01', True)
+    >>> bool(f["order_key"].is_monotonic_increasing)
+    True
+    >>> con.close()
+    """
     d = _Dates.of(label)
     _population(m, d)
     q = f"""
@@ -457,7 +504,15 @@ def _ordered(df: pd.DataFrame) -> pd.DataFrame:
 
 def model_terms(t: BaseTables) -> list[str]:
     """The terms that can be scored: every registry term with an earlier one, and the term
-    after the last."""
+    after the last.
+
+    >>> from analysis.engine import connect
+    >>> from analysis.link import base_tables
+    >>> con = connect()
+    >>> model_terms(base_tables(con, prefecture))[:2], model_terms(base_tables(con, prefecture))[-1]
+    (['2016-2', '2017-1'], '2021-1')
+    >>> con.close()
+    """
     terms = [
         r[0] for r in t.con.execute(f"SELECT DISTINCT term FROM {t.reg} ORDER BY term").fetchall()
     ]
@@ -467,6 +522,16 @@ def model_terms(t: BaseTables) -> list[str]:
 def feature_table(
     m: ModelTables, terms: list[str] | None = None, decay: float = 0.85
 ) -> pd.DataFrame:
-    """The feature tables of ``terms`` (default: :func:`model_terms`) stacked, in term order."""
+    """The feature tables of ``terms`` (default: :func:`model_terms`) stacked, in term order.
+
+    >>> from analysis.engine import connect
+    >>> from analysis.link import base_tables
+    >>> con = connect()
+    >>> m = model_tables(base_tables(con, prefecture), prefecture)
+    >>> ft = feature_table(m, ["2018-2", "2019-1"])
+    >>> sorted(ft["term"].unique())
+    ['2018-2', '2019-1']
+    >>> con.close()
+    """
     frames = [features_as_of(m, t, decay) for t in (terms or model_terms(m.base))]
     return pd.concat(frames, ignore_index=True)

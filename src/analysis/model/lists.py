@@ -60,7 +60,22 @@ _DAYS = {
 
 
 def reason_text(feature: str, value: float, top_share: float | None) -> str:
-    """One reason as an official reads it, e.g. ``上学期无故缺勤天数12天，全县前5%``."""
+    """One reason as an official reads it, e.g. ``上学期无故缺勤天数12天，全县前5%``.
+
+    Parameters
+    ----------
+    feature : the feature's name (:data:`analysis.model.features.FEATURES`).
+    value : the child's value of it.
+    top_share : the share of the county's pupils at or above the value (shown when at most
+        20 %), or None.
+
+    Examples
+    --------
+    >>> reason_text("unx_days_last_term", 12.0, 0.043)
+    '上学期无故缺勤天数12天，全县前5%'
+    >>> reason_text("siblings_dropped", 1.0, None)
+    '兄弟姐妹曾辍学'
+    """
     name = FEATURES[feature].split("（")[0]
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return f"{name}：无记录"
@@ -94,7 +109,29 @@ def reasons(
     model: RiskModel, rows: pd.DataFrame, county_rows: pd.DataFrame, n_reasons: int = 3
 ) -> list[str]:
     """The top ``n_reasons`` reasons of each row of ``rows`` (joined by '；'), ranked by the
-    model's contribution; percentiles against ``county_rows`` (the county's scored pupils)."""
+    model's contribution; percentiles against ``county_rows`` (the county's scored pupils).
+
+    Parameters
+    ----------
+    model : the fitted model.
+    rows : the pupils to explain (feature rows).
+    county_rows : their county's scored pupils.
+    n_reasons : the most reasons per pupil (only those that raise the risk).
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from analysis.model.train import RiskModel
+    >>> m = RiskModel.load(prefecture.model_pickle)
+    >>> ft = pd.read_parquet(prefecture.features)
+    >>> county = ft[ft["county_code"] == "530427"]
+    >>> texts = reasons(m, county.head(2), county)
+    >>> len(texts), all("_" not in t for t in texts)
+    (2, True)
+    """
     if rows.empty:
         return []
     contrib = model.contributions(rows)[model.features]
@@ -121,7 +158,14 @@ def importance(model: RiskModel, frame: pd.DataFrame, on: np.ndarray | None = No
     """How much each feature moves the model's log-odds over the rows of ``frame``: the mean
     absolute contribution (TreeSHAP, log-odds units), and, for the rows ``on`` (say, a red
     list), the mean signed contribution, which says which way it pushes them. Sorted by the
-    first; with the feature's Chinese description."""
+    first; with the feature's Chinese description.
+
+    >>> from analysis.model.train import RiskModel
+    >>> m = RiskModel.load(prefecture.model_pickle)
+    >>> imp = importance(m, pd.read_parquet(prefecture.features).head(500))
+    >>> list(imp.columns), len(imp)
+    (['feature', '说明', 'mean_abs_contribution'], 44)
+    """
     c = model.contributions(frame)[model.features]
     out = pd.DataFrame(
         {
@@ -142,9 +186,32 @@ def county_lists(
     previous_red: pd.DataFrame | None = None,
     n_reasons: int = 3,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The red and white lists of every county from ``scored`` (the feature table of the
-    term to list, with ``risk``), given the previous red lists (``person_id``,
-    ``county_code``) for the change. Returns (red, white), both sorted by county and rank."""
+    """The red and white lists of every county.
+
+    Parameters
+    ----------
+    model : the fitted model (its contributions give the reasons).
+    scored : the feature table of the term to list, with ``risk``.
+    capacity : each county's list size.
+    previous_red : the previous red lists (``person_id``, ``county_code``), for the change.
+    n_reasons : reasons per child.
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, pandas.DataFrame)
+        (red, white), both sorted by county and rank: the red list's rank, risk, reasons and
+        change (新进, 保留); the white list's change (移出红名单, 劝返复学后稳定).
+
+    Examples
+    --------
+    >>> from analysis.model.train import RiskModel
+    >>> m = RiskModel.load(prefecture.model_pickle)
+    >>> ft = pd.read_parquet(prefecture.features)
+    >>> now = ft[ft["term"] == ft["term"].max()]
+    >>> red, white = county_lists(m, now.assign(risk=m.predict(now)), {"530427": 5})
+    >>> len(red), red["rank_in_county"].tolist(), set(red["change"])
+    (5, [1, 2, 3, 4, 5], {'新进'})
+    """
     scored = scored.reset_index(drop=True)
     scored = scored.assign(
         rank_in_county=rank_within(scored, "risk", "county_code", TIEBREAK),

@@ -48,7 +48,11 @@ class ModelSummary(StageSummary):
 
 
 def baselines() -> dict:
-    """The baselines every run reports, besides logistic regression (see the model card)."""
+    """The baselines every run reports, besides logistic regression (see the model card).
+
+    >>> sorted(baselines())
+    ['abc_rule', 'county_rate', 'prior_absence', 'school_rate']
+    """
     return {
         "abc_rule": (_abc_rule, False),
         "prior_absence": column("unx_days_last_term"),
@@ -111,14 +115,50 @@ def _who(t: BaseTables, persons: pd.DataFrame) -> pd.DataFrame:
 
 def input_fingerprint(layout: Layout, model: ModelConfig) -> str:
     """The link stage's fingerprint (of the clean tables and its rules) with this stage's
-    settings: equal means the same output."""
+    settings: equal means the same output.
+
+    >>> from analysis.config import default_config
+    >>> m = default_config().model
+    >>> input_fingerprint(prefecture, m) == input_fingerprint(prefecture, m)
+    True
+    """
     link = read_manifest(layout.link_manifest) or {}
     return fingerprint(link.get("fingerprint"), model)
 
 
 def model(layout: Layout, config: Config | None = None, *, force: bool = False) -> ModelSummary:
-    """Run the model stage on ``layout`` (see the module docstring). A run whose inputs and
-    settings are those of the last run does nothing unless ``force``."""
+    """Run the model stage on ``layout`` (see the module docstring).
+
+    Parameters
+    ----------
+    layout : the data folder (clean tables, person index and list 2 in; ``processed/model/``
+        out).
+    config : the run's settings (``model``, ``rules``, ``engine``); default: the packaged ones.
+    force : redo even if the inputs and settings are those of the last run.
+
+    Returns
+    -------
+    ModelSummary
+        Its manifest is ``model.json``; with the validation, the model and the lists when the
+        stage ran.
+
+    Raises
+    ------
+    ConfigError
+        A list size given for a county the registry does not know.
+
+    Examples
+    --------
+    >>> from analysis.config import default_config
+    >>> small = default_config().with_("model", n_test=2, n_boot=40)
+    >>> summary = model(prefecture, small)
+    >>> summary.skipped, summary.manifest["listed_term"]
+    (True, '2021-1')
+    >>> model(prefecture, small.with_("model", capacity={"530499": 10}))
+    Traceback (most recent call last):
+    ...
+    analysis.config.ConfigError: capacity: no county 530499 in the registry (its counties: ...)
+    """
     config = config or default_config()
     if not layout.link_manifest.exists():
         raise FileNotFoundError(f"{layout.link_manifest} is missing: run `analysis link` first")
@@ -306,8 +346,14 @@ def _summary_tables(summary: dict, val: Validation, layout: Layout):
 
 
 def score_term(model_path: Path, features: pd.DataFrame) -> pd.DataFrame:
-    """Score a feature table (as :func:`analysis.model.features.features_as_of` makes)
-    with a saved model, without retraining: the table with ``risk`` added."""
+    """Score a feature table (as :func:`analysis.model.features.features_as_of` makes) with a
+    saved model, without retraining: the table with ``risk`` added.
+
+    >>> ft = pd.read_parquet(prefecture.features)
+    >>> scored = score_term(prefecture.model_pickle, ft.head(3))
+    >>> bool(scored["risk"].between(0, 1).all())
+    True
+    """
     model = RiskModel.load(model_path)
     missing = [f for f in model.features if f not in features.columns]
     if missing:

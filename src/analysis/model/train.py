@@ -75,8 +75,13 @@ def _sample(
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
-    """A SHA-256 of a data frame's contents (row order included), to name the data a model
-    was trained on."""
+    """A SHA-256 of a data frame's contents (row order included), to name the data a model was
+    trained on.
+
+    >>> df = pd.DataFrame({"a": [1, 2]})
+    >>> fingerprint(df) == fingerprint(df.copy()) != fingerprint(df[::-1])
+    True
+    """
     h = hashlib.sha256()
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     h.update(",".join(map(str, frame.columns)).encode())
@@ -85,8 +90,15 @@ def fingerprint(frame: pd.DataFrame) -> str:
 
 @dataclass
 class RiskModel:
-    """A fitted risk model: LightGBM booster (as its text), Platt recalibration of its
-    margin, the features in order, and what it was trained on."""
+    """A fitted risk model: the LightGBM booster (as its text), the Platt recalibration of its
+    margin, the features in order, and what it was trained on.
+
+    Examples
+    --------
+    >>> m = RiskModel.load(prefecture.model_pickle)
+    >>> m  # doctest: +ELLIPSIS
+    RiskModel(LightGBM, 150 rounds × 7 leaves, 44 features, trained on ..., calibrated on ..., data ...)
+    """
 
     booster_text: str
     features: list[str]
@@ -122,14 +134,27 @@ class RiskModel:
         return self.booster.predict(_matrix(frame, self.features), raw_score=True)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Calibrated probability of the label, per row."""
+        """Calibrated probability of the label, per row.
+
+        >>> m = RiskModel.load(prefecture.model_pickle)
+        >>> p = m.predict(pd.read_parquet(prefecture.features).head(3))
+        >>> bool(((p > 0) & (p < 1)).all())
+        True
+        """
         z = self.intercept + self.slope * self.margin(frame)
         return 1.0 / (1.0 + np.exp(-z))
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Exact additive contributions (TreeSHAP, in log-odds of the calibrated model:
-        the booster's times the recalibration slope) of each feature, per row; with the
-        column ``_base``, they sum to the calibrated log-odds."""
+        """Exact additive contributions (TreeSHAP, in log-odds of the calibrated model: the
+        booster's times the recalibration slope) of each feature, per row; with the column
+        ``_base``, they sum to the calibrated log-odds.
+
+        >>> m = RiskModel.load(prefecture.model_pickle)
+        >>> rows = pd.read_parquet(prefecture.features).head(3)
+        >>> c = m.contributions(rows)
+        >>> np.allclose(1 / (1 + np.exp(-c.sum(axis=1))), m.predict(rows))
+        True
+        """
         c = self.booster.predict(_matrix(frame, self.features), pred_contrib=True)
         out = pd.DataFrame(c[:, :-1] * self.slope, columns=self.features, index=frame.index)
         out["_base"] = c[:, -1] * self.slope + self.intercept
@@ -233,9 +258,15 @@ Baseline = tuple[Callable[[pd.DataFrame, pd.DataFrame], np.ndarray], bool]
 
 
 def group_rate(group: str, label: str) -> Baseline:
-    """The group's (school's, county's) rate of the label over the training periods
-    (shrunk towards the overall rate with 1,000 pseudo-rows, so a small school does not
-    top the list by chance)."""
+    """The group's (school's, county's) rate of the label over the training periods (shrunk
+    towards the overall rate with 1,000 pseudo-rows, so a small school does not top the list
+    by chance), as a :data:`Baseline`.
+
+    >>> score, is_probability = group_rate("g", "y")
+    >>> train = pd.DataFrame({"g": ["a"] * 1000 + ["b"] * 1000, "y": [1] * 100 + [0] * 1900})
+    >>> score(train, pd.DataFrame({"g": ["a", "b", "c"]})).round(3).tolist()
+    [0.075, 0.025, 0.05]
+    """
 
     def score(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
         t = train[train[label].notna()]
@@ -273,18 +304,36 @@ def logistic(features: list[str], label: str) -> Baseline:
 
 
 def column(name: str) -> Baseline:
-    """A column of the test rows taken as the score (no training): e.g. prior absence."""
+    """A column of the test rows taken as the score (no training): e.g. prior absence.
+
+    >>> score, is_probability = column("days")
+    >>> score(None, pd.DataFrame({"days": [3, None]})).tolist(), is_probability
+    ([3.0, 0.0], False)
+    """
     return (lambda train, test: test[name].fillna(0).to_numpy(float)), False
 
 
 @dataclass
 class Validation:
-    """What :func:`rolling_validation` found: ``predictions`` (one row per test row and
-    model: the period, row keys, label, score, on the list or not), ``metrics`` (per
-    period, model and metric: estimate and bootstrap interval, and the main model's
-    paired advantage over it: ``diff``, ``diff_lo``, ``diff_hi``), ``calibration`` (per
-    period and decile, for the main model) and ``bias`` (the main model's list on the
-    last period)."""
+    """What :func:`rolling_validation` found.
+
+    Attributes
+    ----------
+    predictions : one row per test row and model: the period, row keys, label, score, on the
+        list or not.
+    metrics : per period, model and metric: estimate and bootstrap interval, and the main
+        model's paired advantage over it (``diff``, ``diff_lo``, ``diff_hi``).
+    calibration : per period and decile, for the main model.
+    bias : the main model's list on the last period, per audit group.
+
+    Examples
+    --------
+    >>> v = Validation.load(prefecture.validation_dir)
+    >>> v  # doctest: +ELLIPSIS
+    Validation(2 test period(s) ...; 6 models; main gradient_boosting)
+    >>> list(v.summary().columns)
+    ['model', 'ROC-AUC', 'prec@list', 'recall@list', 'AUC gain']
+    """
 
     predictions: pd.DataFrame
     metrics: pd.DataFrame
@@ -371,9 +420,36 @@ def rolling_validation(
     keys: list[str] | None = None,
     seed: int = 0,
 ) -> Validation:
-    """Rolling-origin validation of the main model and the baselines on the last
-    ``n_test`` labelled periods (see the module docstring). ``capacity``: the list size of
-    each value of ``group``, or a share (float) of the group's rows in each period."""
+    """Rolling-origin validation of the main model and the baselines on the last ``n_test``
+    labelled periods (see the module docstring).
+
+    Parameters
+    ----------
+    frame : one row per unit and period, with ``features``, ``label``, ``time`` and ``group``.
+    features, label, time, group : the columns.
+    capacity : the list size of each value of ``group``, or a share (float) of the group's
+        rows in each period.
+    tiebreak : the column(s) ordering equal scores at a list's cut.
+    baselines : name -> :data:`Baseline`, besides logistic regression.
+    audit_groups : the columns of the bias audit (last period).
+    n_test : test periods, one origin each; ``n_boot``: bootstrap replicates of the last
+        (the earlier ones get a fifth); ``keys``: columns kept in the predictions.
+
+    Returns
+    -------
+    Validation
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"t": np.repeat([1, 2, 3, 4], 3000), "x": rng.normal(size=12000),
+    ...                    "g": rng.choice(["a", "b"], 12000)})
+    >>> df["y"] = (rng.random(12000) < 1 / (1 + np.exp(3 - 2 * df["x"]))).astype(int)
+    >>> df["id"] = np.arange(12000)
+    >>> v = rolling_validation(df, ["x"], "y", "t", "g", 0.05, "id", n_test=2, n_boot=50)
+    >>> sorted(v.metrics["t"].unique().tolist()), sorted(v.metrics["model"].unique())
+    ([3, 4], ['gradient_boosting', 'logistic_regression'])
+    """
     main = "gradient_boosting"
     labelled = frame[frame[label].notna()]
     periods = sorted(labelled[time].unique())

@@ -28,12 +28,31 @@ def synthesize(
     progress: Callable[[str], None] | None = None,
     workers: int = 2,
 ) -> dict:
-    """Build the world for ``params`` and write its ``raw/`` and ``truth/`` folders (a data
-    folder, or a :class:`~analysis.layout.Layout`).
+    """Build the world for ``params`` and write its ``raw/`` and ``truth/`` folders.
 
     Both are written aside and swapped in only when complete, so an interrupted run leaves
-    the previous data untouched. ``workers=2`` writes the datasets in two processes; the
-    files are identical either way. Returns the truth summary.
+    the previous data untouched. The same parameters (seed included) give byte-identical
+    files, whichever number of workers writes them.
+
+    Parameters
+    ----------
+    params : the prefecture (:meth:`SynthParams.preset`, or a variant of it).
+    data_dir : a data folder, or a :class:`~analysis.layout.Layout`.
+    progress : called with a line of text as the work goes on.
+    workers : processes that write the datasets.
+
+    Returns
+    -------
+    dict
+        The truth summary (``truth/summary.json``): the seed's figures as this world has them,
+        the AUC of the true probabilities, counts, the realised mess.
+
+    Examples
+    --------
+    >>> from analysis.synth.overview import load_summary
+    >>> summary = load_summary(Layout(prefecture_truth.parent))
+    >>> summary["scale"], summary["figures"]["junior_enrolment_rate"] > 95
+    ('small', True)
     """
     from analysis.synth.extracts import write_all
     from analysis.synth.truth import write_truth
@@ -56,8 +75,12 @@ def synthesize(
 
 
 def current(layout: Layout, scale: str, seed: int) -> dict | None:
-    """The truth summary if ``raw/`` and ``truth/`` already hold the prefecture of
-    ``scale`` and ``seed`` (the same seed gives byte-identical files), else None."""
+    """The truth summary if ``raw/`` and ``truth/`` already hold the prefecture of ``scale`` and
+    ``seed`` (the same seed gives byte-identical files), else None.
+
+    >>> current(Layout(prefecture_truth.parent), "small", 7)["seed"], current(Layout(prefecture_truth.parent), "yuxi", 7)
+    (7, None)
+    """
     summary = read_manifest(layout.truth_summary)
     if not layout.raw.is_dir() or summary is None:
         return None
@@ -71,8 +94,28 @@ def synth(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> StageSummary:
-    """The synthetic prefecture of ``config.synth`` in ``layout`` (skipped when it is there
-    already, unless ``force``)."""
+    """The synthetic prefecture of ``config.synth`` in ``layout``.
+
+    Parameters
+    ----------
+    layout : the data folder whose ``raw/`` and ``truth/`` are written.
+    config : the run's settings (``synth``: scale and seed; ``engine``: workers).
+    force : build even if the folder holds this prefecture already.
+    progress : called with a line of text as the work goes on.
+
+    Returns
+    -------
+    StageSummary
+        Its manifest is the truth summary; its table, the seed's figures next to this world's.
+
+    Examples
+    --------
+    >>> from analysis.config import default_config
+    >>> small = default_config().with_("synth", scale="small", seed=7)
+    >>> summary = synth(Layout(prefecture_truth.parent), small)
+    >>> summary.skipped, list(summary.tables)[0]
+    (True, 'Synthetic prefecture · scale small (×0.05) · seed 7')
+    """
     from analysis.synth.overview import summary_tables
 
     config = config or default_config()

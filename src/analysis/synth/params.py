@@ -89,7 +89,17 @@ class MessRates:
 
 @dataclass(frozen=True)
 class SynthParams:
-    """Everything that defines one synthetic prefecture; defaults reproduce the seed."""
+    """Everything that defines one synthetic prefecture; defaults reproduce the seed.
+
+    Examples
+    --------
+    >>> p = SynthParams.preset("small", 1)
+    >>> p.fraction, p.mess.id_typo
+    (0.05, 0.003)
+    >>> messier = SynthParams(**{**p.__dict__, "mess": MessRates(id_typo=0.02)})
+    >>> messier.mess.id_typo
+    0.02
+    """
 
     scale: str = "yuxi"
     seed: int = 2020
@@ -128,7 +138,15 @@ class SynthParams:
 
     @classmethod
     def preset(cls, scale: str, seed: int) -> SynthParams:
-        """The two documented scales: 'yuxi' (full size) and 'small' (about 1/20, for tests)."""
+        """The two documented scales: 'yuxi' (full size) and 'small' (about 1/20, for tests).
+
+        >>> SynthParams.preset("yuxi", 2020).fraction
+        1.0
+        >>> SynthParams.preset("huge", 1)
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown scale 'huge': use 'small' or 'yuxi'
+        """
         if scale == "yuxi":
             return cls(scale="yuxi", seed=seed, fraction=1.0)
         if scale == "small":

@@ -35,9 +35,31 @@ from analysis.validate.truth import Truth
 def validate(
     layout: Layout, config: Config | None = None, *, truth: Path | None = None
 ) -> StageSummary:
-    """Validate every stage that has output against the truth (``truth``: its folder,
-    default ``layout.truth``); write ``layout.validation_report``. The summary's manifest
-    is the report."""
+    """Validate every stage that has output against the truth; write
+    ``layout.validation_report``.
+
+    Parameters
+    ----------
+    layout : the data folder (and its reports folder).
+    config : the run's settings (the monitoring rules the lists were built with).
+    truth : the truth folder (default: ``layout.truth``).
+
+    Returns
+    -------
+    StageSummary
+        Its manifest is the report (``clean``, ``link`` with ``checks``, ``model``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from analysis.layout import Layout
+    >>> out = Layout(prefecture.data, tempfile.mkdtemp())
+    >>> report = validate(out, truth=prefecture_truth).manifest
+    >>> report["clean"]["repaired_or_quarantined_share"] >= 0.995
+    True
+    >>> report["link"]["pairwise"]["precision"] > 0.999, out.validation_report.exists()
+    (True, True)
+    """
     config = config or default_config()
     out: dict = {}
     with Truth(truth or layout.truth, config.engine) as t:

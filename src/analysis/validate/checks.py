@@ -58,7 +58,27 @@ def _overlap(con, ours: str, true: str, on: str) -> dict:
 
 
 def validate_checks(layout: Layout, truth: Truth, rules: Rules = DEFAULT_RULES) -> dict:
-    """Score the lists against the truth (see the module docstring)."""
+    """Score the lists against the truth (see the module docstring).
+
+    Parameters
+    ----------
+    layout : the data folder whose ``checks/`` and indicators are scored.
+    truth : the truth.
+    rules : the monitoring rules the lists were built with.
+
+    Returns
+    -------
+    dict
+        Precision and recall of each list (``not_enrolled``, ``suspected_and_dropouts``,
+        ``dropouts``, ``poverty``), list 1 by year, and the consolidation rate.
+
+    Examples
+    --------
+    >>> with Truth(prefecture_truth) as t:
+    ...     v = validate_checks(prefecture, t)
+    >>> v["dropouts"]["recall"] > 0.9, "consolidation" in v
+    (True, True)
+    """
     con = truth.con
     tp = truth.persons(layout)
     out = _list1(layout, truth, tp, rules)

@@ -41,9 +41,27 @@ def _in(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> np.ndarray:
 def validate_clean(layout: Layout, truth: Truth) -> dict:
     """Score the cleaning stage against the truth; see the module docstring.
 
-    The joins with the clean tables and the truth's row list (tens of millions of rows at
-    yuxi scale) run in DuckDB; only the corruptions (a few per cent of the values) come
-    into pandas."""
+    The joins with the clean tables and the truth's row list (tens of millions of rows at yuxi
+    scale) run in DuckDB; only the corruptions (a few per cent of the values) come into pandas.
+
+    Parameters
+    ----------
+    layout : the data folder whose ``interim/`` is scored.
+    truth : the truth (:class:`~analysis.validate.truth.Truth`).
+
+    Returns
+    -------
+    dict
+        The share of corrupted values repaired or quarantined, the counts by kind, the clean
+        rows wrongly quarantined, and the targets.
+
+    Examples
+    --------
+    >>> with Truth(prefecture_truth) as t:
+    ...     v = validate_clean(prefecture, t)
+    >>> v["repaired_or_quarantined_share"] >= v["target_repaired_or_quarantined"]
+    True
+    """
     con = truth.con
     corr_t = truth.table("corruptions")
     # Corruptions on merged duplicate rows are judged on the row they were merged into.

@@ -21,8 +21,15 @@ _ON = ["source_file", "source_sheet", "source_row"]
 
 def compare_indicators(ours: pd.DataFrame, truth: pd.DataFrame) -> dict:
     """The enrolment rates computed from the raw files against the true ones: per rate, the
-    prefecture's 2020 difference (the seed's year; target within 0.05 points) and the
-    largest difference over every county and year, in percentage points."""
+    prefecture's 2020 difference (the seed's year; target within 0.05 points) and the largest
+    difference over every county and year, in percentage points.
+
+    >>> ours = pd.DataFrame({"year": [2020], "county_code": ["5304"], "primary_enrolment_rate": [99.96],
+    ...                      "junior_enrolment_rate": [96.0], "disabled_enrolment_rate": [99.7]})
+    >>> true = ours.assign(primary_enrolment_rate=99.97)
+    >>> compare_indicators(ours, true)["primary_enrolment_rate"]["prefecture_2020_diff_points"]
+    -0.01
+    """
     m = ours.merge(truth, on=["year", "county_code"], suffixes=("", "_true"))
     pref = m[(m["county_code"] == "5304") & (m["year"] == 2020)]
     out: dict = {}
@@ -42,10 +49,20 @@ def compare_indicators(ours: pd.DataFrame, truth: pd.DataFrame) -> dict:
 
 def validate_link(layout: Layout, truth: Truth) -> dict:
     """Score the person index against the truth (:mod:`analysis.link.evaluate`): pairwise
-    precision and recall over every record the truth ties to a person; the same restricted
-    to records carrying each identity error; and with the probabilistic links cut at higher
-    thresholds (their records then count as unlinked), to show what the threshold buys;
-    and the enrolment indicators against the true ones."""
+    precision and recall over every record the truth ties to a person; the same restricted to
+    records carrying each identity error; and with the probabilistic links cut at higher
+    thresholds (their records then count as unlinked), to show what the threshold buys; and the
+    enrolment indicators against the true ones.
+
+    Examples
+    --------
+    >>> with Truth(prefecture_truth) as t:
+    ...     v = validate_link(prefecture, t)
+    >>> sorted(v)
+    ['by_error', 'by_threshold', 'indicators', 'pairwise', 'rules']
+    >>> v["pairwise"]["precision"] > 0.999
+    True
+    """
     con = truth.con
     records = (
         f"(SELECT source_file, source_sheet, source_row, person_id FROM {truth.table('rows')} "

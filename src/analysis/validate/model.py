@@ -36,7 +36,28 @@ from analysis.validate.truth import Truth
 
 
 def validate_model(layout: Layout, truth: Truth) -> dict:
-    """Score the held-out predictions against the truth (see the module docstring)."""
+    """Score the held-out predictions against the truth (see the module docstring).
+
+    Parameters
+    ----------
+    layout : the data folder whose model stage is scored.
+    truth : the truth.
+
+    Returns
+    -------
+    dict
+        Per test term: pupils, true dropouts, ROC-AUC against the true probabilities', precision
+        at the list against theirs, ECE, the baselines' ROC-AUC; on the last term, the ceiling
+        of the model's features (``best_from_features``).
+
+    Examples
+    --------
+    >>> with Truth(prefecture_truth) as t:
+    ...     v = validate_model(prefecture, t)
+    >>> last = v[max(v)]
+    >>> 0.5 < last["roc_auc"] <= 1, "best_from_features" in last
+    (True, True)
+    """
     con = truth.con
     tp = truth.persons(layout)
     st = truth.table("student_terms")
@@ -127,6 +148,8 @@ def _feature_ceiling(
         "seed": 0,
         "deterministic": True,
         "verbose": -1,
+        # bins from every row, not a sample of the first ones: the same fit in any row order
+        "bin_construct_sample_cnt": max(len(train), 200_000),
     }
     booster = lgb.train(params, lgb.Dataset(train[features], train["p_true"]), 300)
     s = booster.predict(test[features])

@@ -29,7 +29,18 @@ _FILES = {"kids": "persons"}
 
 
 class Truth:
-    """The truth folder ``folder`` (``data/truth``), its tables in one connection."""
+    """The truth folder ``folder`` (``data/truth``), its tables in one connection.
+
+    Examples
+    --------
+    >>> with Truth(prefecture_truth) as t:
+    ...     t.con.execute(f"SELECT count(*) > 0 FROM {t.table('cases')}").fetchall()
+    [(True,)]
+    >>> Truth(prefecture_truth / "nowhere")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: ... not found: validation needs a synthetic prefecture (analysis synth)
+    """
 
     def __init__(self, folder: Path, engine: EngineConfig | None = None):
         self.folder = Path(folder)
@@ -53,10 +64,15 @@ class Truth:
         return self.folder / f"{name}.parquet"
 
     def table(self, name: str) -> str:
-        """The name of truth table ``name`` in :attr:`con` (``truth_<name>``), made on
-        first use: ``rows`` and ``corruptions`` with the lineage columns
-        ``source_file``, ``source_sheet``, ``source_row``; ``kids``: the children of
-        ``persons``; any other table as its file holds it."""
+        """The name of truth table ``name`` in :attr:`con` (``truth_<name>``), made on first use:
+        ``rows`` and ``corruptions`` with the lineage columns ``source_file``, ``source_sheet``,
+        ``source_row``; ``kids``: the children of ``persons``; any other table as its file holds
+        it.
+
+        >>> with Truth(prefecture_truth) as t:
+        ...     t.table("rows"), "source_row" in t.con.execute(f"SELECT * FROM {t.table('rows')} LIMIT 0").df()
+        ('truth_rows', True)
+        """
         out = f"truth_{name}"
         if out not in self._made:
             src = scan(self.path(_FILES.get(name, name)))
@@ -66,8 +82,13 @@ class Truth:
         return out
 
     def persons(self, layout: Layout) -> str:
-        """Table ``tp``: each of our persons and the true child most of its rows are about
-        (ties: the smaller true id), made once."""
+        """Table ``tp``: each of our persons and the true child most of its rows are about (ties:
+        the smaller true id), made once.
+
+        >>> with Truth(prefecture_truth) as t:
+        ...     t.con.execute(f"SELECT count(*) > 0 FROM {t.persons(prefecture)}").fetchall()
+        [(True,)]
+        """
         if "tp" not in self._made:
             self.con.execute(
                 f"""CREATE OR REPLACE TABLE tp AS
