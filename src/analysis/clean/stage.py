@@ -140,6 +140,7 @@ def clean(
     t0 = time.perf_counter()
     with staged(layout, [layout.interim], "clean") as stage:
         stage.interim.mkdir(parents=True)
+        groups = _groups(paths, layout.raw)
         job = _Job(
             raw=layout.raw,
             out=stage,
@@ -148,11 +149,15 @@ def clean(
             schools=_roster(layout.raw, paths),
             today=today or dt.date.today(),
             engine=config.engine,
-            single_thread=config.engine.workers > 1,
+            single_thread=min(config.engine.workers, len(groups)) > 1,
         )
-        groups = _groups(paths, layout.raw)
         say(f"cleaning {len(paths)} files in {min(config.engine.workers, len(groups))} process(es)")
-        results = map_forked(partial(_clean_group, job), groups, config.engine.workers)
+        results = map_forked(
+            partial(_clean_group, job),
+            groups,
+            config.engine.workers,
+            setup=partial(_worker_connection, job),
+        )
         reports = [rep for _, rep in sorted((r for rs in results for r in rs), key=lambda r: r[0])]
         write_empty(stage)
         manifest = _manifest(layout, stage, paths, reports, round(time.perf_counter() - t0, 1))
@@ -222,13 +227,19 @@ def _groups(paths: list[Path], raw: Path) -> list[list[tuple[int, Path]]]:
     return sorted(grouped.values(), key=lambda g: -sum(cost(p) for _, p in g))
 
 
-def _clean_group(job: _Job, group: list[tuple[int, Path]]) -> list[tuple[int, FileReport]]:
-    """A group of files, in a worker: read them all, share their distinct values, then clean
-    each; with their SHA-1s for the manifest."""
+def _worker_connection(job: _Job):
+    """A worker process's DuckDB connection (one thread: one worker per core), opened once
+    for all its groups."""
     from analysis.engine import connect
 
     if job.single_thread:
         pa.set_cpu_count(1)  # one worker per core: Arrow's own threads would only contend
+    return connect(job.engine, threads=1)
+
+
+def _clean_group(job: _Job, con, group: list[tuple[int, Path]]) -> list[tuple[int, FileReport]]:
+    """A group of files, in a worker with its connection ``con``: read them all, share their
+    distinct values, then clean each; with their SHA-1s for the manifest."""
     loaded = []
     for i, p in group:
         t0 = time.perf_counter()
@@ -249,18 +260,14 @@ def _clean_group(job: _Job, group: list[tuple[int, Path]]) -> list[tuple[int, Fi
     spent, total = time.perf_counter() - t0, max(1, sum(rows.values()))
     for item in ok:
         item[5] += spent * rows[id(item)] / total
-    con = connect(job.engine, threads=1)
     out = []
-    try:
-        for item in loaded:
-            i, p, sha, tables, encodings, seconds = item
-            t0 = time.perf_counter()
-            rep = _clean_file(job, con, i, p, sha, tables, encodings)
-            rep.seconds = round(seconds + time.perf_counter() - t0, 3)
-            item[3] = item[4] = None  # free the tables as we go
-            out.append((i, rep))
-    finally:
-        con.close()
+    for item in loaded:
+        i, p, sha, tables, encodings, seconds = item
+        t0 = time.perf_counter()
+        rep = _clean_file(job, con, i, p, sha, tables, encodings)
+        rep.seconds = round(seconds + time.perf_counter() - t0, 3)
+        item[3] = item[4] = None  # free the tables as we go
+        out.append((i, rep))
     return out
 
 
