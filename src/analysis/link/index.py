@@ -496,8 +496,7 @@ def _write_index(con, out: Layout, salt: str, stats: dict) -> None:
     con.execute(
         f"""COPY (SELECT i.kind, i.source_file, i.source_sheet, i.source_row, p.person_id,
                          i.rule, i.match_probability
-                  FROM index_rows i JOIN pids p USING (key)
-                  ORDER BY i.kind, i.source_file, i.source_sheet, i.source_row)
+                  FROM index_rows i JOIN pids p USING (key))
             TO '{out.person_index}' (FORMAT parquet, COMPRESSION zstd)"""
     )
     con.execute(
