@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.model.features import FEATURES
-from analysis.model.metrics import listed, rank_within
+from analysis.model.metrics import listed, rank_within, tie_order
 from analysis.model.train import RiskModel
 
 #: How pupils with the same risk are ordered at a list's cut: by their feature row's own
@@ -213,9 +213,10 @@ def county_lists(
     (5, [1, 2, 3, 4, 5], {'新进'})
     """
     scored = scored.reset_index(drop=True)
+    tie = tie_order(scored, TIEBREAK)
     scored = scored.assign(
-        rank_in_county=rank_within(scored, "risk", "county_code", TIEBREAK),
-        red=listed(scored, "risk", "county_code", capacity, TIEBREAK),
+        rank_in_county=rank_within(scored, "risk", "county_code", tie),
+        red=listed(scored, "risk", "county_code", capacity, tie),
     )
     prev = set() if previous_red is None else set(previous_red["person_id"])
     reds = []

@@ -20,19 +20,40 @@ import numpy as np
 import pandas as pd
 
 
+def tie_order(frame: pd.DataFrame, tiebreak: str | list[str]) -> np.ndarray:
+    """Each row's position when the rows are sorted by ``tiebreak`` (a column, or several,
+    the first deciding first), as integers: computed once, it orders the ties of every
+    score of the same rows (sorting text columns again for each score is the slow part).
+
+    >>> f = pd.DataFrame({"k": [2, 1, 1], "id": ["b", "c", "a"]})
+    >>> tie_order(f, ["k", "id"]).tolist()
+    [2, 1, 0]
+    """
+    cols = [tiebreak] if isinstance(tiebreak, str) else list(tiebreak)
+    codes = [pd.factorize(frame[c], sort=True, use_na_sentinel=False)[0] for c in cols]
+    order = np.lexsort(codes[::-1])
+    pos = np.empty(len(frame), np.int64)
+    pos[order] = np.arange(len(frame))
+    return pos
+
+
 def rank_within(
-    frame: pd.DataFrame, score: str | np.ndarray, group: str, tiebreak: str | list[str]
+    frame: pd.DataFrame,
+    score: str | np.ndarray,
+    group: str,
+    tiebreak: str | list[str] | np.ndarray,
 ) -> np.ndarray:
     """Each row's rank (1 = highest score) within its group; ties ordered by ``tiebreak``
-    (a column, or several, the first deciding first) ascending.
+    (a column, or several, the first deciding first, or :func:`tie_order`'s positions)
+    ascending.
 
     >>> f = pd.DataFrame({"g": ["a", "a", "a"], "s": [0.2, 0.5, 0.5], "k": [3, 2, 1]})
     >>> rank_within(f, "s", "g", "k").tolist()
     [3, 2, 1]
     """
     s = frame[score].to_numpy() if isinstance(score, str) else np.asarray(score)
-    cols = [tiebreak] if isinstance(tiebreak, str) else list(tiebreak)
-    order = np.lexsort((*(frame[c].to_numpy() for c in reversed(cols)), -s))
+    tie = tiebreak if isinstance(tiebreak, np.ndarray) else tie_order(frame, tiebreak)
+    order = np.lexsort((tie, -s))
     g = frame[group].fillna("").to_numpy()[order]
     rank = np.empty(len(s), int)
     rank[order] = pd.Series(np.ones(len(order), int)).groupby(g).cumsum().to_numpy()
@@ -44,10 +65,10 @@ def listed(
     score: str | np.ndarray,
     group: str,
     capacity: dict,
-    tiebreak: str | list[str],
+    tiebreak: str | list[str] | np.ndarray,
 ) -> np.ndarray:
     """A boolean array: the row is on its group's list (the ``capacity[group]`` highest
-    scores; ties ordered by ``tiebreak`` ascending). Groups missing from ``capacity`` list
+    scores; ties ordered by ``tiebreak`` ascending, as in :func:`rank_within`). Groups missing from ``capacity`` list
     nobody."""
     rank = rank_within(frame, score, group, tiebreak)
     cap = np.array([capacity.get(x, 0) for x in frame[group].fillna("").to_numpy()])

@@ -475,7 +475,8 @@ def rolling_validation(
         for name, (fn, is_prob) in baselines.items():
             scores[name] = fn(train, test)
             prob[name] = is_prob
-        lists = {n: M.listed(test, s, group, cap, tiebreak) for n, s in scores.items()}
+        tie = M.tie_order(test, tiebreak)
+        lists = {n: M.listed(test, s, group, cap, tie) for n, s in scores.items()}
         y = test[label].to_numpy(int)
         # The intervals of the last term are the ones the card reads: it gets every
         # replicate, the earlier terms a fifth.

@@ -155,8 +155,9 @@ def _feature_ceiling(
     s = booster.predict(test[features])
     y = test["dropped"].to_numpy()
     pt = test["p_true"].to_numpy()
-    ours = M.listed(test, s, "county_code", capacity, TIEBREAK)
-    best = M.listed(test, pt, "county_code", capacity, TIEBREAK)
+    tie = M.tie_order(test, TIEBREAK)
+    ours = M.listed(test, s, "county_code", capacity, tie)
+    best = M.listed(test, pt, "county_code", capacity, tie)
     auc = M.auc(y, s)
     return {
         "roc_auc": round(auc, 4),
