@@ -50,7 +50,7 @@ def bench_stage(raw: Path, workers: int) -> tuple[float, float, dict]:
 
     config = default_config().with_("engine", workers=workers)
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "raw").symlink_to(raw.resolve())
+        Layout(tmp).raw.symlink_to(raw.resolve())
         t0 = time.perf_counter()
         manifest = clean(Layout(tmp), config, force=True).manifest
         wall = time.perf_counter() - t0
@@ -179,7 +179,9 @@ def main() -> None:
     ap.add_argument("--skip-full", action="store_true", help="only the like-for-like sample")
     ap.add_argument("--repeat", type=int, default=3, help="runs of the whole prefecture")
     args = ap.parse_args()
-    raw = args.data_dir / "raw"
+    from analysis.layout import Layout
+
+    raw = Layout(args.data_dir).raw
     if not raw.is_dir():
         raise SystemExit(f"{raw}: no raw data (run `analysis synth --scale yuxi` first)")
 
@@ -202,7 +204,7 @@ def main() -> None:
 
     files = sample_files(raw)
     with tempfile.TemporaryDirectory() as tmp:
-        sub = Path(tmp) / "raw"
+        sub = Layout(tmp).raw
         for p in [*files, *sorted((raw / "schools").glob("*"))]:
             dest = sub / p.relative_to(raw)
             dest.parent.mkdir(parents=True, exist_ok=True)

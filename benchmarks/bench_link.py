@@ -35,7 +35,7 @@ def bench_index(data_dir: Path) -> tuple[float, float, dict]:
     from analysis.link.stage import link
 
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "interim").symlink_to((data_dir / "interim").resolve())
+        Layout(tmp).interim.symlink_to(Layout(data_dir).interim.resolve())
         t0 = time.perf_counter()
         manifest = link(Layout(tmp), force=True).manifest
         wall = time.perf_counter() - t0

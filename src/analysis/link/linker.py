@@ -64,6 +64,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from analysis.config import EngineConfig
 from analysis.engine import scan  # noqa: F401 (the examples read clean tables)
 from analysis.link.names import name_keys
 
@@ -330,12 +331,12 @@ def train(linker, seed: int = 2020) -> None:
             logging.getLogger(__name__).warning("EM on %s skipped: %s", block, exc)
 
 
-def _db_api():
+def _db_api(engine: EngineConfig | None = None):
     from splink.backends.duckdb import DuckDBAPI
 
     from analysis.engine import connect
 
-    return DuckDBAPI(connection=connect())
+    return DuckDBAPI(connection=connect(engine))
 
 
 def _quiet() -> None:
@@ -357,6 +358,7 @@ def link_frames(
     threshold: float = 0.99,
     best_only: bool = True,
     seed: int = 2020,
+    engine: EngineConfig | None = None,
 ) -> pd.DataFrame:
     """Link the person records of ``left`` to those of ``right``.
 
@@ -372,6 +374,8 @@ def link_frames(
     best_only : each left record keeps only its best right record (ties: the smaller id),
         which is what "who is this person in the other registry" needs.
     seed : the seed of the random sample of pairs.
+    engine : DuckDB's threads, memory limit and spill folder (default: the packaged
+        configuration's ``engine``).
 
     Returns
     -------
@@ -390,7 +394,9 @@ def link_frames(
     ...                 "WHERE source_file LIKE '%530424%2020%'").df()
     >>> common = dict(id="rid", name="name", birth_date="birth_date", sex="sex",
     ...               id_number="id_number", address="hukou_address", county="county")
-    >>> pairs = link_frames(x, h, common)
+    >>> from analysis.config import default_config
+    >>> one_thread = default_config().with_("engine", threads=1).engine
+    >>> pairs = link_frames(x, h, common, engine=one_thread)
     >>> len(pairs) > 0.9 * len(x)
     True
     >>> bool(pairs["id_l"].is_unique and (pairs["match_probability"] >= 0.99).all())
@@ -402,7 +408,7 @@ def link_frames(
     _quiet()
     a = prepare_records(left, roles)
     b = prepare_records(right, right_roles or roles)
-    db = _db_api()
+    db = _db_api(engine)
     sa, sb = db.register(a, table_name="l_records"), db.register(b, table_name="r_records")
     linker = Linker([sa, sb], settings("link_only"))
     train(linker, seed)
