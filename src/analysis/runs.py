@@ -5,7 +5,8 @@ Every stage (synth, clean, link, model) does the same three things with these fu
 
 1. compute the **fingerprint** of what its output depends on (:func:`fingerprint`): the
    previous stage's fingerprint or the raw files' content (:func:`file_hashes`), its
-   settings, and the code itself (:func:`code_version`);
+   settings, and its code (:func:`code_version`: the shared modules and its own
+   subpackages);
 2. **skip** when its manifest already holds that fingerprint and its outputs are there
    (:func:`unchanged`);
 3. write everything into a **staging** copy of the layout and publish it whole at the end
@@ -42,27 +43,52 @@ from analysis import __version__
 from analysis.layout import Layout
 
 
-@cache
-def code_version() -> str:
-    """A SHA-1 of the package's own code and resources (and its version): a change to any of
-    them, an upgrade or an edit, reruns every stage.
+def code_files(packages: tuple[str, ...] = ()) -> list[Path]:
+    """The files of the code a stage runs, relative to the package: the top-level modules,
+    ``resources/`` and the subpackages named in ``packages``.
 
-    >>> len(code_version())
+    >>> files = {str(p) for p in code_files(("clean",))}
+    >>> "calendar.py" in files, "resources/config.yaml" in files, "clean/stage.py" in files
+    (True, True, True)
+    >>> any(f.startswith(("model/", "link/", "cli/")) for f in files)
+    False
+    """
+    root = Path(__file__).parent
+    out = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if p.suffix not in (".py", ".yaml", ".csv") or "__pycache__" in rel.parts:
+            continue
+        if len(rel.parts) == 1 or rel.parts[0] == "resources" or rel.parts[0] in packages:
+            out.append(rel)
+    return out
+
+
+@cache
+def code_version(packages: tuple[str, ...] = ()) -> str:
+    """A SHA-1 of the code a stage runs (:func:`code_files`) and the package's version. An
+    edit to the model's code reruns the model, not the cleaning and the linkage before it; a
+    stage downstream of an edited one reruns anyway, because its fingerprint holds the
+    upstream one's.
+
+    >>> len(code_version(("clean",)))
     40
+    >>> code_version(("clean",)) == code_version(("model",))
+    False
     """
     root = Path(__file__).parent
     h = hashlib.sha1(__version__.encode())
-    for p in sorted(root.rglob("*")):
-        if p.suffix in (".py", ".yaml", ".csv") and "__pycache__" not in p.parts:
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
+    for rel in code_files(packages):
+        h.update(str(rel).encode())
+        h.update((root / rel).read_bytes())
     return h.hexdigest()
 
 
-def fingerprint(*parts: object) -> str:
-    """A SHA-1 of ``parts`` (anything JSON can write; keys sorted) and of the code
-    (:func:`code_version`): equal fingerprints mean the same output."""
-    h = hashlib.sha1(code_version().encode())
+def fingerprint(*parts: object, code: tuple[str, ...] = ()) -> str:
+    """A SHA-1 of ``parts`` (anything JSON can write; keys sorted) and of the code the stage
+    runs (:func:`code_version` of the subpackages ``code``): equal fingerprints mean the same
+    output."""
+    h = hashlib.sha1(code_version(tuple(code)).encode())
     for p in parts:
         h.update(b"\x1f")
         h.update(json.dumps(p, sort_keys=True, default=str, ensure_ascii=False).encode())

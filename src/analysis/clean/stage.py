@@ -52,6 +52,10 @@ from analysis.parallel import map_forked
 from analysis.runs import file_hashes, file_sha1, fingerprint, read_manifest, staged, write_json
 from analysis.summary import StageSummary
 
+#: The subpackages whose code is part of the fingerprint (besides the shared top-level
+#: modules and resources, :func:`analysis.runs.code_version`): editing them reruns the stage.
+CODE = ("clean",)
+
 
 @dataclass(frozen=True)
 class _Job:
@@ -175,7 +179,7 @@ def _unchanged(layout: Layout, paths: list[Path]) -> dict | None:
     if set(prev.get("inputs", {})) != {str(p.relative_to(layout.raw)) for p in paths}:
         return None
     hashes, stats = file_hashes(paths, layout.raw, prev)
-    if fingerprint(hashes, rules_hash()) != prev["fingerprint"]:
+    if fingerprint(hashes, rules_hash(), code=CODE) != prev["fingerprint"]:
         return None
     if prev.get("stats") != stats:
         prev["stats"] = stats
@@ -385,7 +389,7 @@ def _manifest(
         if d not in (stage.quarantine, stage.merges)
     }
     return {
-        "fingerprint": fingerprint(hashes, rules_hash()),
+        "fingerprint": fingerprint(hashes, rules_hash(), code=CODE),
         "seconds": seconds,
         "inputs": hashes,
         "stats": stats,

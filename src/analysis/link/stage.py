@@ -30,6 +30,10 @@ from analysis.privacy import salt_for
 from analysis.runs import fingerprint, read_manifest, staged, unchanged, write_json
 from analysis.summary import StageSummary
 
+#: The subpackages whose code is part of the fingerprint (:func:`analysis.runs.code_version`):
+#: the linkage reads the clean tables' declared schema.
+CODE = ("link", "clean")
+
 
 def _plain(v):
     """A JSON-able scalar: numpy numbers as Python ones, NaN (a rate over nobody) as null."""
@@ -129,7 +133,7 @@ def input_fingerprint(layout: Layout, config: Config) -> str:
     """
     clean = read_manifest(layout.clean_manifest) or {}
     link = {"threshold": config.link.threshold, "seed": config.link.seed}
-    return fingerprint(clean.get("fingerprint"), link, asdict(config.rules))
+    return fingerprint(clean.get("fingerprint"), link, asdict(config.rules), code=CODE)
 
 
 def link(layout: Layout, config: Config | None = None, *, force: bool = False) -> StageSummary:

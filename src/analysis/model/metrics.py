@@ -68,8 +68,8 @@ def listed(
     tiebreak: str | list[str] | np.ndarray,
 ) -> np.ndarray:
     """A boolean array: the row is on its group's list (the ``capacity[group]`` highest
-    scores; ties ordered by ``tiebreak`` ascending, as in :func:`rank_within`). Groups missing from ``capacity`` list
-    nobody."""
+    scores; ties ordered by ``tiebreak`` ascending, as in :func:`rank_within`). Groups
+    missing from ``capacity`` list nobody."""
     rank = rank_within(frame, score, group, tiebreak)
     cap = np.array([capacity.get(x, 0) for x in frame[group].fillna("").to_numpy()])
     return rank <= cap

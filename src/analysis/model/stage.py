@@ -35,6 +35,10 @@ from analysis.privacy import check_one_county
 from analysis.runs import fingerprint, read_manifest, staged, unchanged, write_json
 from analysis.summary import StageSummary
 
+#: The subpackages whose code is part of the fingerprint (:func:`analysis.runs.code_version`):
+#: the features are built on the linkage's base tables.
+CODE = ("model", "link")
+
 
 @dataclass(repr=False)
 class ModelSummary(StageSummary):
@@ -123,7 +127,7 @@ def input_fingerprint(layout: Layout, model: ModelConfig) -> str:
     True
     """
     link = read_manifest(layout.link_manifest) or {}
-    return fingerprint(link.get("fingerprint"), model)
+    return fingerprint(link.get("fingerprint"), model, code=CODE)
 
 
 def model(layout: Layout, config: Config | None = None, *, force: bool = False) -> ModelSummary:
