@@ -17,6 +17,8 @@ from analysis.layout import Layout
 from analysis.synth import SynthParams, synthesize
 
 SMALL_SEED = 7
+#: R did's mpdta panel (tests/data/did-mpdta), for the effects' examples.
+MPDTA = Path(__file__).parent / "tests" / "data" / "did-mpdta" / "mpdta.csv"
 #: The fixtures that build the small prefecture.
 E2E_FIXTURES = {"small_data", "linked", "prefecture"}
 
@@ -34,10 +36,11 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _doctest_names(request, doctest_namespace):
-    """What the docstrings' examples may use: numpy, pandas, pyarrow, and ``prefecture``
+    """What the docstrings' examples may use: numpy, pandas, pyarrow, ``MPDTA`` (the path of
+    R did's mpdta panel), and ``prefecture``
     (the small prefecture's layout, cleaned, linked and modelled) with ``prefecture_truth``
     (its truth folder)."""
-    doctest_namespace.update(np=np, pd=pd, pa=pa)
+    doctest_namespace.update(np=np, pd=pd, pa=pa, MPDTA=MPDTA)
     if _doctest_needs_prefecture(request.node):
         truth = request.getfixturevalue("small_data")[0] / "truth"
         doctest_namespace.update(

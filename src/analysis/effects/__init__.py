@@ -1,0 +1,19 @@
+"""Intervention effects: which measures bring children back and keep them in school, in
+which county, and how sure we are.
+
+Public entry points, each on plain data frames (a researcher's own data as much as the
+stage's)::
+
+    from analysis.effects import staggered_did, rdd, aipw, time_to_event, partial_pool
+"""
+
+from analysis.effects.did import randomisation_inference, staggered_did
+from analysis.effects.results import Effect, EffectResult, verdict
+
+__all__ = [
+    "Effect",
+    "EffectResult",
+    "randomisation_inference",
+    "staggered_did",
+    "verdict",
+]
