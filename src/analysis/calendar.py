@@ -254,6 +254,64 @@ def in_closure(cal_year: int, month: int) -> bool:
     return f"{cal_year}-{month:02d}" in CLOSURE["months"]
 
 
+#: The statutory public holidays (法定节假日) of the years simulated, as first and last day
+#: of each break (New Year, Spring Festival, Qingming, Labour Day, Dragon Boat,
+#: Mid-Autumn, National Day). Weekend make-up working days (调休) are not modelled: their
+#: Saturdays count as days off. Extend the table to use later years.
+PUBLIC_HOLIDAYS: tuple[tuple[str, str], ...] = (
+    ("2016-01-01", "2016-01-03"), ("2016-02-07", "2016-02-13"), ("2016-04-02", "2016-04-04"),
+    ("2016-04-30", "2016-05-02"), ("2016-06-09", "2016-06-11"), ("2016-09-15", "2016-09-17"),
+    ("2016-10-01", "2016-10-07"),
+    ("2017-01-01", "2017-01-02"), ("2017-01-27", "2017-02-02"), ("2017-04-02", "2017-04-04"),
+    ("2017-04-29", "2017-05-01"), ("2017-05-28", "2017-05-30"), ("2017-10-01", "2017-10-08"),
+    ("2017-12-30", "2018-01-01"), ("2018-02-15", "2018-02-21"), ("2018-04-05", "2018-04-07"),
+    ("2018-04-29", "2018-05-01"), ("2018-06-16", "2018-06-18"), ("2018-09-22", "2018-09-24"),
+    ("2018-10-01", "2018-10-07"),
+    ("2018-12-30", "2019-01-01"), ("2019-02-04", "2019-02-10"), ("2019-04-05", "2019-04-07"),
+    ("2019-05-01", "2019-05-04"), ("2019-06-07", "2019-06-09"), ("2019-09-13", "2019-09-15"),
+    ("2019-10-01", "2019-10-07"),
+    ("2020-01-01", "2020-01-01"), ("2020-01-24", "2020-02-02"), ("2020-04-04", "2020-04-06"),
+    ("2020-05-01", "2020-05-05"), ("2020-06-25", "2020-06-27"), ("2020-10-01", "2020-10-08"),
+    ("2021-01-01", "2021-01-03"), ("2021-02-11", "2021-02-17"), ("2021-04-03", "2021-04-05"),
+    ("2021-05-01", "2021-05-05"), ("2021-06-12", "2021-06-14"), ("2021-09-19", "2021-09-21"),
+    ("2021-10-01", "2021-10-07"),
+)  # fmt: skip
+
+
+def _holiday_days() -> np.ndarray:
+    days = [
+        np.arange(np.datetime64(a), np.datetime64(b) + np.timedelta64(1, "D"))
+        for a, b in PUBLIC_HOLIDAYS
+    ]
+    return np.concatenate(days).astype("datetime64[D]")
+
+
+_HOLIDAYS = _holiday_days()
+
+
+def is_working_day(d) -> np.ndarray:
+    """Whether each day is a working day of a government office: not a Saturday or
+    Sunday, not a public holiday (:data:`PUBLIC_HOLIDAYS`).
+
+    >>> is_working_day(np.array(["2019-10-01", "2019-10-08", "2019-10-12"], "datetime64[D]"))
+    array([False,  True, False])
+    """
+    d = np.asarray(d, dtype="datetime64[D]")
+    return np.is_busday(d, holidays=_HOLIDAYS)
+
+
+def next_working_day(d) -> np.ndarray:
+    """The day itself if it is a working day, else the next working day.
+
+    >>> str(next_working_day(np.datetime64("2019-09-29")))
+    '2019-09-30'
+    >>> str(next_working_day(np.datetime64("2019-10-01")))
+    '2019-10-08'
+    """
+    d = np.asarray(d, dtype="datetime64[D]")
+    return np.busday_offset(d, 0, roll="forward", holidays=_HOLIDAYS)
+
+
 # ---- SQL: the same definitions for DuckDB ---------------------------------------------------
 #
 # Each function returns an SQL expression over the expressions it is given; ``MACROS`` are

@@ -17,7 +17,8 @@ needs (the definitions and formulas are there):
   school week of September;
   :data:`CENSUS_ABSENCE` names these months;
 * ``county_code``: the school's county (from the roster) for an enrolled child, else the
-  county of the household registration;
+  county of the household registration, else (a migrant child out of school, with no
+  local registration) the county of the school that holds its registry;
 * ``disabled``: the child holds a disability certificate;
 * ``outside``: the household check notes the child as living outside with the parents.
 
@@ -94,6 +95,8 @@ def census(t: BaseTables, rules: Rules = DEFAULT_RULES) -> pd.DataFrame:
                      max(grade) FILTER (WHERE status = '在读') AS grade,
                      arg_max(school_county, (school_code, school_county))
                        FILTER (WHERE status = '在读') AS school_county,
+                     -- a migrant dropout has no local hukou: the registry's school says where
+                     arg_max(school_county, (school_code, school_county)) AS registry_county,
                      bool_or(migrant AND status <> '转出') AS migrant
               FROM xja GROUP BY ALL),
         gone AS (
@@ -106,7 +109,7 @@ def census(t: BaseTables, rules: Rules = DEFAULT_RULES) -> pd.DataFrame:
                        AND s.unx >= {rules.suspected_days})))
         SELECT coalesce(h.year, x.year) AS year, coalesce(h.person_id, x.person_id) AS person_id,
                coalesce(CASE WHEN x.enrolled THEN x.school_county END, h.county_code,
-                        x.school_county) AS county_code,
+                        x.school_county, x.registry_county) AS county_code,
                census_age(b.birth_date, coalesce(h.year, x.year)) AS age,
                CASE WHEN h.person_id IS NOT NULL THEN NOT h.outside
                     ELSE coalesce(x.migrant, false) END AS resident,

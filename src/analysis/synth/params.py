@@ -135,6 +135,20 @@ class SynthParams:
     #: Sick-leave and personal-leave days per student-month (Poisson means).
     sick_leave_mean: float = 0.35
     personal_leave_mean: float = 0.15
+    #: Power knob of the validation study: every true effect's size (1 - risk ratio, and a
+    #: persuasion step's hazard ratio - 1) times this. 1 keeps the calibrated world.
+    effect_size: float = 1.0
+    #: Standard deviation of the county-by-term shocks to the dropout rate (log scale): the
+    #: counties' trends are parallel only in expectation.
+    county_term_shock_sd: float = 0.15
+    #: Weight of teachers' judgement in the red-list score (the part of it that knows a
+    #: pupil's unrecorded engagement and learning difficulty; the rest is noise), 0..1.
+    judgement_signal: float = 0.6
+    #: Imperfect compliance with the red list: the share of listed pupils who are not
+    #: mentored (family refuses, no mentor free), and of the next-ranked pupils
+    #: (ranks capacity+1 .. 3 x capacity) whom a principal adds without their being listed.
+    listed_not_mentored: float = 0.12
+    mentored_off_list: float = 0.06
 
     @classmethod
     def preset(cls, scale: str, seed: int) -> SynthParams:

@@ -16,10 +16,17 @@ Tables (parquet):
 * ``files``: per raw file its format, encoding, title rows, merged header, date format.
 * ``status``: each child's true status in every term (in school, home teaching, suspended,
   out after dropping out, moved away, never enrolled, not yet at school, graduated, lost).
-* ``student_terms``: for students in the registry: school, grade, the true probability of
-  dropping out within the term (and without treatment), the outcome, treatments received.
-* ``cases``: persuasion cases with the true dates.
+* ``student_terms``: for students in the registry: county, school, grade, the true
+  probability of dropping out within the term (and without treatment), the outcome, the
+  treatments received, the recorded screening score, and the potential outcomes (mentored
+  or not, without each county policy) drawn with the same uniform.
+* ``cases``: persuasion cases with the true dates, their county, and whether calibration
+  forced the return (``return_forced``, with the date the hazard had drawn).
 * ``effects``: true effects per county and intervention, with realised effects on the treated.
+* ``estimands``: the true value of each effect design's estimand, realised and expected
+  (:mod:`analysis.synth.estimands`); ``mentoring_ledger``: the screening ledgers' pupils
+  with the running variable and potential outcomes; ``policy_panels``: each county
+  policy's school panel with the rates with and without it.
 * ``indicators``, ``consolidation``: the true indicators per county and year.
 * ``summary.json``: calibration against the seed, the AUC of the true probabilities, the
   realised mess rates.
@@ -37,6 +44,7 @@ import pyarrow.parquet as pq
 from sklearn.metrics import roc_auc_score
 
 from analysis.layout import Layout
+from analysis.synth.estimands import true_estimands
 from analysis.synth.params import SEED_TARGETS
 from analysis.synth.world import World, summary_figures
 
@@ -194,12 +202,21 @@ def write_truth(world: World, file_list: list[dict], parts: Path, layout: Layout
     st["prev_school_code"] = np.where(
         st["prev_school"] >= 0, sch["school_code"].to_numpy()[np.maximum(st["prev_school"], 0)], ""
     )
+    st["county_code"] = st["county_code"].astype(str)
     _write(st.drop(columns=["child", "school", "prev_school"]), out("student_terms"))
     cases = world.school.cases.copy()
     cases.insert(0, "person_id", c["person_id"].to_numpy()[cases["child"].to_numpy()])
     cases["school_code"] = sch["school_code"].to_numpy()[cases["school"].to_numpy()]
+    cases["county_code"] = cases["county_code"].astype(str)
     _write(cases.drop(columns=["child", "school"]), out("cases"))
     _write(realised_effects(world), out("effects"))
+    estimands, ledger, panels = true_estimands(world)
+    _write(estimands, out("estimands"))
+    if len(ledger):
+        ledger.insert(0, "person_id", c["person_id"].to_numpy()[ledger["child"].to_numpy()])
+        ledger["county_code"] = ledger["county_code"].astype(str)
+        _write(ledger.drop(columns=["child", "school"]), out("mentoring_ledger"))
+    _write(panels.astype({"county_code": str}), out("policy_panels"))
     _write(world.school.policies, out("policies"))
     _write(world.indicators, out("indicators"))
     _write(world.consolidation, out("consolidation"))
@@ -236,6 +253,7 @@ def write_truth(world: World, file_list: list[dict], parts: Path, layout: Layout
             "corrupted_values": int(n_corr),
             "dropouts": int(r["dropped"].sum()),
             "persuasion_cases": len(cases),
+            "returns_forced_by_calibration": int(cases["return_forced"].sum()),
         },
         "mess": {row["kind"]: row["count"] for row in mr.to_dict("records")},
     }

@@ -87,12 +87,11 @@ def _persuasion_ledger(ex: Extractor, code, cs: pd.DataFrame) -> None:
 
 
 def _screening_ledger(ex: Extractor, code, term: str, g: pd.DataFrame) -> None:
-    """One county's red-list screening of a term: the ranked pupils, who was listed and
-    their mentor."""
+    """One county's red-list screening of a term: the ranked pupils, who was listed, who
+    was mentored (listed or not) and by whom."""
     sch, C = ex.world.geo.schools, ex.C
     cname = ex.world.geo.counties.set_index("code")["name"]
     idx = g["child"].to_numpy()
-    mentor = _obj([f"{'王李张刘陈杨赵'[(i * 7) % 7]}老师" for i in idx])
     cols = [
         Col("term", _obj(np.full(len(g), term)), "text", ("学期",)),
         Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号",)),
@@ -116,11 +115,12 @@ def _screening_ledger(ex: Extractor, code, term: str, g: pd.DataFrame) -> None:
             "text",
             ("是否纳入红名单", "纳入红名单"),
         ),
+        Col("mentor", _obj(g["mentor"].to_numpy()), "text", ("包保责任人", "结对帮扶人")),
         Col(
-            "mentor",
-            np.where(g["assigned"], mentor, "").astype(object),
+            "mentored",
+            np.where(g["mentored"], "是", "否").astype(object),
             "text",
-            ("包保责任人", "结对帮扶人"),
+            ("是否开展结对帮扶", "帮扶落实"),
         ),
     ]
     ex.emit(

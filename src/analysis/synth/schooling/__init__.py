@@ -20,22 +20,26 @@ The causal structure (what drives what), in the order the simulation applies it:
   sex (boys in junior-middle; girls of 14+ in the autonomous counties: early marriage),
   grade, and having returned after an earlier dropout. ``alpha`` is solved so that the
   expected count matches the schedule in :mod:`analysis.synth.params` (falling each year,
-  higher in the autonomous counties and in junior-middle school). Treatments then multiply
-  the probability by their county's true risk ratio. The true probability of every
-  student-term is kept in the truth.
+  higher in the autonomous counties and in junior-middle school), times a county-by-term
+  shock (so the counties' trends are parallel only in expectation). Treatments then
+  multiply the probability by their county's true risk ratio. One uniform per pupil-term
+  decides the dropout (common random numbers), so the truth holds each pupil's outcome
+  under the other treatment too, not only the probabilities.
 * **Persuasion to return** (劝返, the four steps 四步法): a dropout is detected after a school
   week of unexcused absence; persuasion starts; if the child is not back, an order to correct
-  follows after 30 days, an administrative penalty after 30 more, an application to court
-  after 45 more (escalation used more each year). The daily return hazard is multiplied at
-  each step by the county's true step effect. Returned children rejoin their class; their
+  follows after about 30 days, an administrative penalty about 30 days later, an
+  application to court about 45 days after that (escalation used more each year; the gaps
+  vary and offices act on working days, :data:`analysis.calendar.PUBLIC_HOLIDAYS`). The
+  daily return hazard is multiplied at each step by the county's true step effect. Returned children rejoin their class; their
   risk stays high for two terms (re-dropout, 反弹). A child whose class has graduated while
   out is lost. In 2019/20 the campaign returns every dropout by 10 July 2020, as the seed
-  reports (407 returns, exact by construction).
+  reports (407 returns, exact by construction); the truth flags those forced returns.
 * **Red-list mentoring** (红名单结对包保): from its start term, each county ranks its students by
   its own screening score (a formula on last term's observed attendance, poverty, age for
-  grade, earlier return, left-behind, plus teachers' judgement) and assigns mentors to the top
-  ``capacity`` students: a sharp cutoff, so its effect can be estimated by regression
-  discontinuity. True effect: risk ratio per county.
+  grade, earlier return, left-behind, plus teachers' judgement, which knows each pupil's
+  unrecorded engagement) and lists the top ``capacity`` students. Compliance is imperfect
+  both ways (listed pupils not mentored, next-ranked pupils mentored without listing): a
+  fuzzy cutoff, for regression discontinuity. True effect: risk ratio per county.
 * **County policies** adopted at different terms (some counties never): video verification of
   attendance (视频核查, all students) and a raised boarding allowance for poor students
   (寄宿生生活补助提标, poverty-registered boarders). True effect: risk ratio per county.

@@ -1,7 +1,8 @@
 """Persuasion-to-return cases (劝返, the four legal steps 四步法): a dropout is detected a
 week after it happens; persuasion starts; if the child is not back, an order to correct
-follows after 30 days, an administrative penalty after 30 more, an application to court
-after 45 more (escalation used more each year). The daily return hazard is multiplied at
+follows after about 30 days, an administrative penalty about 30 days later, an application
+to court about 45 days after that (escalation used more each year; gaps vary, and offices
+act on working days). The daily return hazard is multiplied at
 each step by the county's true step effect. A child whose class graduates while out is
 lost; in 2019/20 the campaign returns every dropout by its deadline."""
 
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analysis.calendar import CLOSURE
+from analysis.calendar import CLOSURE, next_working_day
 from analysis.synth.params import RETURN_WITHIN_YEAR
 from analysis.synth.schooling.state import NAT, State
 
@@ -71,15 +72,37 @@ def _whereabouts(s: State, t: TermState, i: int) -> tuple[str, str]:
     return where, reason
 
 
-def _steps(rng: np.random.Generator, detected: np.datetime64, y: int) -> dict:
-    """The day each step starts (1: persuasion, days after detection; 2-4 if escalated)."""
-    s1 = detected + np.timedelta64(int(rng.integers(1, 6)), "D")
+#: Typical days between the steps (the procedure's deadlines), and how much they vary.
+STEP_GAP_DAYS = {2: 30, 3: 30, 4: 45}
+_GAP_SPREAD = 0.3  # log-scale standard deviation of a gap
+#: Share of steps an office records on a weekend or holiday (most wait for a working day).
+OFF_DAY_RECORDING = 0.03
+
+
+def _office_day(fx: np.random.Generator, d: np.datetime64) -> np.datetime64:
+    """The day an office acts on ``d``: the next working day, except rarely."""
+    if fx.random() < OFF_DAY_RECORDING:
+        return d
+    return np.datetime64(next_working_day(d), "D")
+
+
+def _steps(s: State, detected: np.datetime64, y: int) -> dict:
+    """The day each step starts (1: persuasion, days after detection; 2-4 if escalated).
+    Gaps vary around the procedure's deadlines (:data:`STEP_GAP_DAYS`), and a step falls
+    on an office's working day except rarely."""
+    rng, fx = s.rng, s.fx
+    s1 = _office_day(fx, detected + np.timedelta64(int(rng.integers(1, 6)), "D"))
     starts = {1: s1}
+
+    def after(prev: np.datetime64, step: int) -> np.datetime64:
+        gap = STEP_GAP_DAYS[step] * np.exp(fx.normal(0, _GAP_SPREAD))
+        return _office_day(fx, prev + np.timedelta64(max(int(round(gap)), 7), "D"))
+
     if rng.random() < ESCALATION[y]:
-        starts[2] = s1 + np.timedelta64(30, "D")
-        starts[3] = starts[2] + np.timedelta64(30, "D")
+        starts[2] = after(s1, 2)
+        starts[3] = after(starts[2], 3)
         if y >= 2018 or rng.random() < 0.3:
-            starts[4] = starts[3] + np.timedelta64(45, "D")
+            starts[4] = after(starts[3], 4)
     return starts
 
 
@@ -120,7 +143,7 @@ def open_case(s: State, t: TermState, i: int, dropped_on: np.datetime64, class_g
     rng, y, ci = s.rng, t.y, t.cidx[i]
     detected = dropped_on + np.timedelta64(7, "D")
     where, reason = _whereabouts(s, t, i)
-    starts = _steps(rng, detected, y)
+    starts = _steps(s, detected, y)
     ret = _return_date(s, i, ci, y, starts, where.startswith("外出"))
     # A return inside the month of the dropout is counted from the next month.
     nxt = (dropped_on.astype("datetime64[M]") + np.timedelta64(1, "M")).astype("datetime64[D]")
@@ -134,7 +157,9 @@ def open_case(s: State, t: TermState, i: int, dropped_on: np.datetime64, class_g
     if not np.isnat(ret) and ret >= class_grad:
         ret = NAT
     # 2019/20 campaign: every case open in that year returns before the deadline.
-    if y == 2019 and (np.isnat(ret) or ret > s.deadline):
+    natural = ret
+    forced = bool(y == 2019 and (np.isnat(ret) or ret > s.deadline))
+    if forced:
         lo = max(detected + np.timedelta64(10, "D"), _CAMPAIGN_START)
         ret = campaign_date(rng, max(lo, nxt), s.deadline)
     reached = [st for st in sorted(starts) if np.isnat(ret) or starts[st] < ret]
@@ -156,4 +181,9 @@ def open_case(s: State, t: TermState, i: int, dropped_on: np.datetime64, class_g
         "outcome": "已返校" if not np.isnat(ret) else "未返校",
         "closed": ret,
         "campaign": bool(y == 2019),
+        "county_code": s.county_codes[ci],
+        # The return the calibration forced (the 2019/20 campaign, the summer-2019 push),
+        # and the return date the hazard had drawn (NaT: none before the class left).
+        "return_forced": forced,
+        "natural_return_date": natural,
     }

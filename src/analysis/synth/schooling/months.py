@@ -34,12 +34,17 @@ def days_required(cal_year: int, month: int, grade: np.ndarray) -> np.ndarray:
 
 
 def draw_dropouts(s: State, t: TermState) -> None:
-    """Who drops out this term (in 2019/20 exactly the number the returns target leaves,
-    drawn in proportion to risk, the probabilities rescaled to match), and the month and
-    day of each: only months with school for that child, January seldom, no new dropout in
-    July 2020."""
+    """Who drops out this term, and the month and day of each: only months with school
+    for that child, January seldom, no new dropout in July 2020.
+
+    Common random numbers: each pupil has one uniform ``u`` this term and drops out when
+    ``u < p``, so the outcome under any other treatment is ``u < p'`` with the same ``u``
+    (the truth's potential outcomes). In 2019/20 the count is exactly what the returns
+    target leaves: the pupils with the smallest ``u / p`` drop out, which is ``u < tau p``
+    for one ``tau``; the probabilities are rescaled by ``tau``."""
     n, rng = s.n, s.rng
     idx_r = np.flatnonzero(t.at_risk)
+    t.u = rng.random(n)
     if t.y == 2019:
         if t.autumn:
             stock = int(s.out.sum())
@@ -51,29 +56,23 @@ def draw_dropouts(s: State, t: TermState) -> None:
                 )
             s.k_new = {1: k_new_total // 2, 2: k_new_total - k_new_total // 2}
         kk = s.k_new[t.term.half]
-        keys = np.log(rng.random(len(idx_r))) / t.h1[idx_r]
-        chosen = idx_r[np.argsort(-keys, kind="stable")[:kk]]
-        t.drop = np.zeros(n, bool)
-        t.drop[chosen] = True
-        scale = kk / t.h1[idx_r].sum()
-        t.h1 = t.h1 * scale
-        t.h0 = t.h0 * scale
-    else:
-        t.drop = t.at_risk & (rng.random(n) < t.h1)
+        ratio = np.sort(t.u[idx_r] / t.h1[idx_r])
+        tau = (ratio[kk - 1] + ratio[kk]) / 2 if kk < len(ratio) else ratio[-1] * 1.001
+        t.h1 = np.minimum(t.h1 * tau, 1.0)
+        t.h0 = np.minimum(t.h0 * tau, 1.0)
     months = t.term.months
     t.req = np.stack([days_required(cy, m, t.grade) for cy, m in months], axis=1)  # n x months
+    w = t.req.astype(float)
+    if t.autumn:
+        w[:, -1] *= 0.3  # January: exams, little dropping out
+    if t.y == 2019 and not t.autumn:
+        w[:, -1] = 0.0  # the campaign closes the year with no new dropout in July
+    t.can_drop = w.sum(axis=1) > 0
+    t.drop = t.at_risk & t.can_drop & (t.u < t.h1)
     t.drop_m = np.full(n, -1)
     t.drop_day = np.zeros(n, np.int16)
     for i in np.flatnonzero(t.drop):
-        w = t.req[i].astype(float)
-        if t.autumn:
-            w[-1] *= 0.3  # January: exams, little dropping out
-        if t.y == 2019 and not t.autumn:
-            w[-1] = 0.0  # the campaign closes the year with no new dropout in July
-        if w.sum() == 0:
-            t.drop[i] = False
-            continue
-        mi = rng.choice(len(months), p=w / w.sum())
+        mi = rng.choice(len(months), p=w[i] / w[i].sum())
         t.drop_m[i] = mi
         t.drop_day[i] = rng.integers(0, t.req[i, mi])
 
@@ -200,6 +199,7 @@ def truth_rows(s: State, t: TermState) -> None:
             {
                 "child": idx,
                 "k": t.k,
+                "county_code": s.county_codes[t.cidx[idx]],
                 "status": status,
                 "school": s.school[idx],
                 "prev_school": np.where(t.changed[idx], t.prev_school[idx], -1),
@@ -212,7 +212,10 @@ def truth_rows(s: State, t: TermState) -> None:
                 "p_true": t.h1[idx],
                 "p_untreated": t.h0[idx],
                 "dropped": t.drop[idx],
+                **_potential_outcomes(s, t, idx),
                 "mentored": t.mentored[idx],
+                "listed": t.listed[idx],
+                "score": t.score[idx] if t.score is not None else np.nan,
                 "video_check": t.video[idx] & t.at_risk[idx],
                 "boarding_subsidy": t.board[idx] & t.at_risk[idx],
                 "poverty_now": t.pov_now[idx],
@@ -220,6 +223,29 @@ def truth_rows(s: State, t: TermState) -> None:
             }
         )
     )
+
+
+def _potential_outcomes(s: State, t: TermState, idx: np.ndarray) -> dict:
+    """The probability and the outcome (same uniform) of each pupil had one treatment been
+    different, the others as received: mentored or not (for everyone at risk, in any
+    county and term, using the county's true effect), and without the county's policies.
+    In 2019/20 the dropout count was forced by calibration (``count_forced``)."""
+    h0, u, ok = t.h0[idx], t.u[idx], t.at_risk[idx] & t.can_drop[idx]
+    fm, fv, fb = t.f_mentor[idx], t.f_video[idx], t.f_board[idx]
+    rr_m = s.rr_mentor[t.cidx[idx]]
+    p = {
+        "p_if_mentored": h0 * fv * fb * rr_m,
+        "p_if_not_mentored": h0 * fv * fb,
+        "p_without_video": h0 * fm * fb,
+        "p_without_subsidy": h0 * fm * fv,
+    }
+    out = {}
+    for name, prob in p.items():
+        prob = np.where(ok, np.minimum(prob, 1.0), 0.0)
+        out[name] = prob
+        out[name.replace("p_", "dropped_", 1)] = ok & (u < prob)
+    out["count_forced"] = np.full(len(idx), t.y == 2019)
+    return out
 
 
 def end_of_term(s: State, t: TermState) -> None:

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis.resources import load_names
 from analysis.synth.geography import Geography
-from analysis.synth.params import SynthParams
+from analysis.synth.params import SCHOOL_YEARS, SynthParams
 from analysis.synth.population import Population
 
 NAT = np.datetime64("NaT", "D")
+#: Terms simulated (two a school year).
+N_TERMS = 2 * len(SCHOOL_YEARS)
 
 #: Mean true effects (risk ratio on the term's dropout probability) and their county spread.
 EFFECT_MEANS = {
@@ -36,6 +39,10 @@ class State:
 
     params: SynthParams
     rng: np.random.Generator
+    #: A second stream for what the effects need (county-by-term shocks, teachers'
+    #: judgement's noise, compliance, step dates, mentors), so that turning those knobs
+    #: leaves the rest of the world's draws where the seed put them.
+    fx: np.random.Generator
     n: int
     # fixed attributes of the children
     E: np.ndarray  # entry year
@@ -84,6 +91,7 @@ class State:
     board_start: np.ndarray
     capacity_share: np.ndarray
     county_return: np.ndarray
+    shock: np.ndarray  # county x term multiplier of the dropout rate (mean 1)
     deadline: np.datetime64  # the 2019/20 campaign's last day of returns
     # what changes from term to term
     out: np.ndarray = field(init=False)  # out of school after a dropout
@@ -104,6 +112,7 @@ class State:
     st_rows: list[pd.DataFrame] = field(default_factory=list)
     att_parts: list[dict] = field(default_factory=list)
     screen_rows: list[pd.DataFrame] = field(default_factory=list)
+    teachers: dict = field(default_factory=dict)  # school -> its mentors' names
 
     def __post_init__(self) -> None:
         n = self.n
@@ -151,9 +160,14 @@ class State:
         mu = -0.7 * LD - 0.25 * (poor_reg > 0) - 0.3 * LB - 0.3 * hh_factor + rng.normal(0, 0.5, n)
         e = mu + rng.normal(0, 0.85, n)
         effects = _county_effects(rng, len(county_codes), params)
+        fx = np.random.default_rng([params.seed, 14])
+        sd = params.county_term_shock_sd
+        shock = np.exp(fx.normal(-(sd**2) / 2, sd, (len(county_codes), N_TERMS)))
         return cls(
             params=params,
             rng=rng,
+            fx=fx,
+            shock=shock,
             n=n,
             E=c["entry_year"].to_numpy(),
             R=c["repeats"].to_numpy(),
@@ -195,6 +209,29 @@ class State:
             **effects,
         )
 
+    def mentor_of(self, children: np.ndarray) -> np.ndarray:
+        """Each child's mentor: one of the 4 to 12 teachers of its school who mentor (a
+        child keeps the same one while at that school). Names drawn once per school."""
+        names = load_names()
+        out = np.empty(len(children), dtype=object)
+        for j, i in enumerate(children):
+            sc = int(self.school[i])
+            pool = self.teachers.get(sc)
+            if pool is None:
+                k = int(self.fx.integers(4, 13))
+                sur = self.fx.choice(names["surnames"]["han"], k)
+                g1 = self.fx.choice(
+                    names["given_chars"]["female"] + names["given_chars"]["male"], k
+                )
+                g2 = self.fx.choice(names["given_chars"]["female"], k)
+                two = self.fx.random(k) < 0.6
+                pool = [
+                    a + b + (c if t else "") for a, b, c, t in zip(sur, g1, g2, two, strict=True)
+                ]
+                self.teachers[sc] = pool
+            out[j] = pool[int(i) % len(pool)]
+        return out
+
     def class_grade(self, y: int) -> np.ndarray:
         """The grade each child's class is in during school year ``y``."""
         return y - self.E - self.R + 1
@@ -212,18 +249,21 @@ class State:
 def _county_effects(rng: np.random.Generator, n_c: int, params: SynthParams) -> dict:
     """Each county's true risk ratios, persuasion step effects, adoption terms (index k;
     99 = never; mentoring starts everywhere at some point), list capacity and persuasion
-    strength, drawn in the order the seed fixes."""
+    strength, drawn in the order the seed fixes. ``params.effect_size`` scales each
+    effect (1 - risk ratio; hazard ratio - 1) after the draw."""
+    size = params.effect_size
 
     def county_rr(name: str) -> np.ndarray:
         mean = EFFECT_MEANS[name]
-        return 1 - np.clip(rng.normal(1 - mean, (1 - mean) / 2, n_c), 0.0, 0.9)
+        drawn = np.clip(rng.normal(1 - mean, (1 - mean) / 2, n_c), 0.0, 0.9)
+        return 1 - np.clip(size * drawn, 0.0, 0.95)
 
     out = {
         "rr_mentor": county_rr("mentoring"),
         "rr_video": county_rr("video_check"),
         "rr_board": county_rr("boarding_subsidy"),
         "step_eff": {
-            s: 1 + np.clip(rng.normal(m - 1, (m - 1) / 2, n_c), 0.05, None)
+            s: 1 + size * np.clip(rng.normal(m - 1, (m - 1) / 2, n_c), 0.05, None)
             for s, m in STEP_EFFECT_MEANS.items()
         },
     }

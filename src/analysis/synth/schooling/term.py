@@ -58,9 +58,16 @@ class TermState:
     age: np.ndarray = None
     overage: np.ndarray = None
     mentored: np.ndarray = None
+    listed: np.ndarray = None  # on the red list (rank within capacity)
+    score: np.ndarray = None  # the recorded screening score
     grade: np.ndarray = None
     h0: np.ndarray = None  # dropout probability without treatment
     h1: np.ndarray = None  # with the treatments received
+    f_mentor: np.ndarray = None  # each treatment's factor on h0 (1 if not received)
+    f_video: np.ndarray = None
+    f_board: np.ndarray = None
+    u: np.ndarray = None  # the uniform that decides a dropout (common random numbers)
+    can_drop: np.ndarray = None  # has a school month in which to drop out
     video: np.ndarray = None
     board: np.ndarray = None
     drop: np.ndarray = None
@@ -142,6 +149,7 @@ def _summer_2019_push(s: State, t: TermState) -> None:
         cs = s.cases[s.case_of[i]]
         cs["return_date"] = cs["closed"] = d
         cs["outcome"] = "已返校"
+        cs["return_forced"] = True
         for st_ in (2, 3, 4):
             if not np.isnat(cs[f"step{st_}"]) and cs[f"step{st_}"] >= d:
                 cs[f"step{st_}"] = NAT
@@ -157,6 +165,7 @@ def _campaign_2019(s: State, t: TermState) -> None:
             cs["return_date"] = cs["closed"] = s.ret_date[i]
             cs["outcome"] = "已返校"
             cs["campaign"] = True
+            cs["return_forced"] = True
             for st in (2, 3, 4):
                 if not np.isnat(cs[f"step{st}"]) and cs[f"step{st}"] >= s.ret_date[i]:
                     cs[f"step{st}"] = NAT
@@ -218,9 +227,21 @@ def circumstances(s: State, t: TermState) -> None:
 def mentoring(s: State, t: TermState) -> None:
     """Red-list screening: from its start term each county ranks its pupils at risk by its
     own score (last term's observed absence, poverty, over-age, an earlier return,
-    left-behind, disability, teachers' judgement as noise) and mentors the top
-    ``capacity``: a sharp cutoff. The ledger keeps three times the capacity (30 at least)."""
+    left-behind, disability, and teachers' judgement) and lists the top ``capacity``.
+
+    Teachers' judgement knows something the records do not: a pupil's current engagement
+    and learning difficulty (weight ``params.judgement_signal``; the rest is noise). Only
+    the sum is written down, so an estimator that ignores the recorded score is confounded.
+    Compliance is imperfect both ways (a fuzzy cutoff): some listed pupils are not mentored,
+    and principals add some of the next-ranked pupils without listing them. The ledger
+    keeps three times the capacity (30 at least), with who was listed and who mentored."""
+    p = s.params
     t.mentored = np.zeros(s.n, bool)
+    t.listed = np.zeros(s.n, bool)
+    knows = -s.e + 0.8 * s.LD
+    knows = (knows - knows.mean()) / knows.std()
+    w = p.judgement_signal
+    judgement = w * knows + np.sqrt(1 - w**2) * s.rng.normal(0, 1.0, s.n)
     score = (
         0.35 * s.last_unexc
         + 2.0 * t.pov_now
@@ -228,9 +249,10 @@ def mentoring(s: State, t: TermState) -> None:
         + 3.0 * s.returned_ever
         + 1.0 * s.LB
         + 0.8 * s.DIS
-        + s.rng.normal(0, 1.0, s.n)
+        + judgement
     )
     score = np.round(score, 1)
+    t.score = score
     for ci in range(len(s.county_codes)):
         if t.k < s.mentor_start[ci]:
             continue
@@ -238,8 +260,16 @@ def mentoring(s: State, t: TermState) -> None:
         cap = int(round(s.capacity_share[ci] * len(idx)))
         # Deterministic order: score descending, then student number ascending (ties).
         ranked = idx[np.lexsort((s.student_no[idx], -score[idx]))]
-        t.mentored[ranked[:cap]] = True
         keep = ranked[: max(3 * cap, 30)]
+        listed = np.arange(len(keep)) < cap
+        u = s.fx.random(len(keep))
+        mentored = np.where(
+            listed,
+            u >= p.listed_not_mentored,
+            (np.arange(len(keep)) < 3 * cap) & (u < p.mentored_off_list),
+        )
+        t.listed[keep[listed]] = True
+        t.mentored[keep[mentored]] = True
         s.screen_rows.append(
             pd.DataFrame(
                 {
@@ -249,7 +279,9 @@ def mentoring(s: State, t: TermState) -> None:
                     "school": s.school[keep],
                     "score": score[keep],
                     "rank": np.arange(1, len(keep) + 1),
-                    "assigned": np.arange(len(keep)) < cap,
+                    "assigned": listed,
+                    "mentored": mentored,
+                    "mentor": np.where(mentored, s.mentor_of(keep), ""),
                     "capacity": cap,
                 }
             )
@@ -306,14 +338,14 @@ def hazard(s: State, t: TermState) -> None:
             for g in range(2 * len(s.county_codes))
         ]
     )
+    targets = targets * np.repeat(s.shock[:, t.k], 2)  # county-by-term shocks
     idx_r = np.flatnonzero(at_risk)
     alpha = solve_intercepts(x[idx_r], group[idx_r], targets)
     t.h0 = np.zeros(s.n)
     t.h0[idx_r] = sigmoid(alpha[group[idx_r]] + x[idx_r])
     t.video = t.k >= s.video_start[cidx]
     t.board = (t.k >= s.board_start[cidx]) & t.pov_now & t.boarding
-    rr = np.ones(s.n)
-    rr = np.where(t.mentored, rr * s.rr_mentor[cidx], rr)
-    rr = np.where(t.video, rr * s.rr_video[cidx], rr)
-    rr = np.where(t.board, rr * s.rr_board[cidx], rr)
-    t.h1 = t.h0 * rr
+    t.f_mentor = np.where(t.mentored, s.rr_mentor[cidx], 1.0)
+    t.f_video = np.where(t.video, s.rr_video[cidx], 1.0)
+    t.f_board = np.where(t.board, s.rr_board[cidx], 1.0)
+    t.h1 = t.h0 * t.f_mentor * t.f_video * t.f_board
