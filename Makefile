@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_clean.py --data-dir data
 	$(BIN)/python benchmarks/bench_link.py --data-dir data
 	$(BIN)/python benchmarks/bench_model.py --data-dir data
+	$(BIN)/python benchmarks/bench_effects.py --data-dir data
 
 clean-data:
 	rm -rf data/raw data/truth data/interim data/processed

@@ -11,8 +11,10 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-#: Notebooks that read the model stage's output (on the linked small prefecture).
-NEEDS_MODEL = {"02_risk_model"}
+#: Notebooks that read the model stage's output (on the linked small prefecture), and
+#: those that read the effects stage's too.
+NEEDS_MODEL = {"02_risk_model", "03_effects"}
+NEEDS_EFFECTS = {"03_effects"}
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -25,6 +27,10 @@ def test_notebook_runs_on_the_small_prefecture(nb, request, tmp_path):
         data_dir, _, _ = request.getfixturevalue("linked")
         # As tests/test_model.py runs it; no work if that output is there already.
         model(Layout(data_dir), request.getfixturevalue("model_config"))
+        if nb.stem in NEEDS_EFFECTS:
+            from analysis.effects.stage import effects
+
+            effects(Layout(data_dir))
     else:
         from analysis.clean.stage import clean
 

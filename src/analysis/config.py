@@ -103,6 +103,19 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class EffectsConfig:
+    """Intervention effects: inference, the campaign's forced returns, what matters."""
+
+    ri_draws: int
+    seed: int
+    censor_returns_from: str
+    smallest_effect_pp: float
+    smallest_log_hr: float
+    policy_names: dict
+    pupils_per_mentor: int
+
+
+@dataclass(frozen=True)
 class PrivacyConfig:
     """Published tables: counts from 1 to ``small_cell - 1`` are suppressed."""
 
@@ -118,6 +131,7 @@ class Config:
     link: LinkConfig
     rules: Rules
     model: ModelConfig
+    effects: EffectsConfig
     privacy: PrivacyConfig
 
     @classmethod
@@ -152,7 +166,7 @@ class Config:
         >>> Config.from_dict({"links": {}})
         Traceback (most recent call last):
         ...
-        analysis.config.ConfigError: configuration: unknown section 'links' (sections: synth, engine, link, rules, model, privacy)
+        analysis.config.ConfigError: configuration: unknown section 'links' (sections: synth, engine, link, rules, model, effects, privacy)
         """
         base = base or _defaults()
         if not isinstance(doc, dict):
@@ -258,6 +272,7 @@ _TYPES = {
     "link": LinkConfig,
     "rules": Rules,
     "model": ModelConfig,
+    "effects": EffectsConfig,
     "privacy": PrivacyConfig,
 }
 

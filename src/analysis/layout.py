@@ -174,6 +174,23 @@ class Layout:
     def county_card(self, county: str) -> Path:
         return self.county_lists(county) / "model_card.md"
 
+    # ---- the effects ----------------------------------------------------------------------
+    @property
+    def effects(self) -> Path:
+        """The intervention effects (:mod:`analysis.effects.stage`)."""
+        return self.processed / "effects"
+
+    @property
+    def effects_json(self) -> Path:
+        return self.effects / "effects.json"
+
+    def effects_table(self, name: str) -> Path:
+        """A table of the effects (``estimates``, ``attgt``, ``funnel``, ...)."""
+        return self.effects / f"{name}.parquet"
+
+    def effects_figure(self, name: str) -> Path:
+        return self.effects / "figures" / f"{name}.png"
+
     # ---- the truth and the reports ------------------------------------------------------
     def truth_table(self, name: str) -> Path:
         """A table of the synthetic ground truth (``analysis validate`` and tests only)."""

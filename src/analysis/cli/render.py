@@ -20,6 +20,8 @@ _SKIPPED = {
     "link": "link: clean tables unchanged since the last run: nothing to do (use --force to redo)",
     "model": "model: person index and lists unchanged since the last run: nothing to do "
     "(use --force to redo)",
+    "effects": "effects: the model's inputs unchanged since the last run: nothing to do "
+    "(use --force to redo)",
 }
 
 

@@ -68,11 +68,24 @@ def prepare(data: pd.DataFrame, time: str, unit: str, group: str) -> tuple[pd.Da
         notes.append(
             f"{len(early)} units treated from the first period are left out (no pre-period)"
         )
+    if not (d[group] == 0).any() and d[group].nunique() > 1:
+        # No never-treated units: the last group to adopt is the comparison until it adopts,
+        # and the periods from then on (no one left to compare with) are left out.
+        last = d[group].max()
+        d = d[d[time] < last].copy()
+        d.loc[d[group] == last, group] = 0
+        notes.append(f"no never-treated units: the group adopting in period {last} is the comparison, periods from {last} on are left out")  # fmt: skip
     return d.reset_index(drop=True), notes
 
 
 def _fit_csdid(d, outcome, time, unit, group, control, method, covariates, weights, cluster):
     from csdid.att_gt import ATTgt
+
+    # csdid wants numeric unit and cluster ids: codes in order of appearance.
+    d = d.copy()
+    for col in {unit, cluster} - {None}:
+        if not pd.api.types.is_numeric_dtype(d[col]):
+            d[col] = pd.factorize(d[col])[0] + 1
 
     xformla = "~" + "+".join(covariates) if covariates else None
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
@@ -95,7 +108,7 @@ def _fit_csdid(d, outcome, time, unit, group, control, method, covariates, weigh
 def _aggregate(fit, typec: str) -> dict:
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        fit.aggte(typec=typec, bstrap=False)
+        fit.aggte(typec=typec, bstrap=False, na_rm=True)
     a = fit.atte
     return {
         "overall_att": float(a["overall_att"]),
@@ -153,6 +166,8 @@ def staggered_did(
         {"group": res["group"], "time": res["year"], "att": res["att"], "se": res["se"]}
     ).astype({"group": int, "time": int})
     attgt["post"] = attgt["time"] >= attgt["group"]
+    if attgt["att"].isna().any():
+        notes.append(f"{int(attgt['att'].isna().sum())} ATT(g,t) cells not estimable (no comparison units, or a covariate constant among them): left out of the aggregations")  # fmt: skip
     aggs = {k: _aggregate(fit, k) for k in AGGREGATIONS}
     table = _tidy(attgt, aggs)
     label = {"notyettreated": "not-yet-treated", "nevertreated": "never-treated"}[control]
@@ -321,3 +336,69 @@ def randomisation_inference(
         "draws": len(scheds),
         "null_draws": a,
     }
+
+
+def county_effects(
+    panel: pd.DataFrame, outcome: str, time: str, unit: str, group: str, county: str, *,
+    control: str = "notyettreated", weights: str | None = None,
+    covariates: list[str] | None = None, method: str = "dr", unit_label: str = "",
+) -> pd.DataFrame:  # fmt: skip
+    """Each adopting county's own simple ATT, with an interval widened for the county-by-term
+    shocks that the within-county (school) standard error cannot see.
+
+    A county's estimate is its schools against the other counties' not-yet- or never-
+    treated schools, so a shock to that county in a post-adoption term is indistinguishable
+    from the effect. Its variance is measured where no effect can be: every county's
+    pre-adoption ATT(g,t) cells (each a one-term change) spread by more than their standard
+    errors say; half that excess is one term's shock variance ``s2``. A simple ATT over
+    ``m`` post terms against one base term carries ``s2 * (1 + 1/m)`` of shock variance.
+
+    Returns one row per county: estimate, analytic se, shock-adjusted se and interval,
+    post terms ``m``, and the shock standard deviation used.
+    """
+    fits, pre = {}, []
+    for c, g_c in panel.groupby(county)[group].first().items():
+        if g_c == 0:
+            continue
+        others = panel[(panel[county] != c) & (panel[group] != g_c)]
+        d = pd.concat([panel[panel[county] == c], others])
+        try:
+            r = staggered_did(d, outcome, time, unit, group, control=control, weights=weights,
+                              covariates=covariates, method=method)  # fmt: skip
+        except Exception as exc:  # no comparison units left, too few units ...
+            fits[c] = exc
+            continue
+        cells = r.extra["attgt"]
+        mine = cells[cells["group"] == g_c]
+        fits[c] = (g_c, mine, _mean_se(r, (cells["group"] == g_c) & cells["post"]))
+        pre.append(mine[~mine["post"]])
+    pre = pd.concat(pre) if pre else pd.DataFrame(columns=["att", "se"])
+    excess = float(np.mean(pre["att"] ** 2 - pre["se"] ** 2)) if len(pre) else 0.0
+    s2 = max(excess, 0.0) / 2
+    rows = []
+    for c, fit in fits.items():
+        if isinstance(fit, Exception):
+            rows.append({county: c, "note": f"not estimable ({fit.__class__.__name__})"})
+            continue
+        g_c, mine, se_a = fit
+        post = mine[mine["post"]].dropna(subset=["att"])
+        m = len(post)
+        if not m:
+            rows.append({county: c, "group": g_c, "note": "no post-adoption term in the panel"})
+            continue
+        est = float(post["att"].mean())
+        se = float(np.sqrt(se_a**2 + s2 * (1 + 1 / m)))
+        e = Effect.normal("ATT (simple)", est, se, unit_label, "shock-adjusted")
+        rows.append({county: c, "group": g_c, "post_terms": m, "estimate": est, "se_analytic": se_a,
+                     "se": se, "ci_low": e.ci_low, "ci_high": e.ci_high, "p_value": e.p_value,
+                     "shock_sd": float(np.sqrt(s2)), "pre_cells": len(pre), "note": ""})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _mean_se(r: EffectResult, cells: pd.Series) -> float:
+    """The standard error of the mean of some ATT(g,t) cells, from csdid's influence
+    functions (equal to its simple aggregation's when the cells are one group's)."""
+    inf = r.extra["fit"].MP["inffunc"]
+    inf = inf["inffunc"] if isinstance(inf, dict) else inf
+    psi = np.asarray(inf)[:, cells.to_numpy()].mean(axis=1)
+    return float(np.sqrt(np.mean(psi**2) / len(psi)))

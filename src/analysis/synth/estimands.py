@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.effects.inputs import split_ties
 from analysis.effects.panels import POLICY_DESIGNS, aggregate, school_panel
 
 #: Score points either side of the cutoff over which the true RD effect is averaged.
@@ -50,7 +51,7 @@ def ledger_truth(world) -> pd.DataFrame:
         .rename("cutoff")
     )
     sc = sc.join(cut, on=["county_code", "term"])
-    sc["running"] = sc["score"] - sc["cutoff"]
+    sc["running"] = split_ties(sc["score"] - sc["cutoff"], sc["assigned"])
     sc["in_design"] = sc["rank"] <= 3 * sc["capacity"]
     cols = ["child", "k", "dropped", "p_true", "p_if_mentored", "p_if_not_mentored",
             "dropped_if_mentored", "dropped_if_not_mentored"]  # fmt: skip

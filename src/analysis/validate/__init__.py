@@ -10,7 +10,9 @@ Only this package (and the tests) read ``data/truth/``, once, through
 * :func:`~analysis.validate.checks.validate_checks`: the three comparison lists and the
   consolidation rate;
 * :func:`~analysis.validate.model.validate_model`: the risk model against the true
-  probabilities, and the ceiling of what its features can reach.
+  probabilities, and the ceiling of what its features can reach;
+* :func:`~analysis.validate.effects.validate_effects`: each effect estimate against the
+  true estimand (error, coverage of its interval), and the targeting lists.
 
 :func:`validate` runs every check whose stage has output and writes
 ``reports/validation.json``.
@@ -26,6 +28,7 @@ from analysis.runs import write_json
 from analysis.summary import StageSummary
 from analysis.validate.checks import validate_checks
 from analysis.validate.clean import validate_clean
+from analysis.validate.effects import validate_effects
 from analysis.validate.link import validate_link
 from analysis.validate.model import validate_model
 from analysis.validate.summary import summary_tables
@@ -71,6 +74,8 @@ def validate(
                 out["link"]["checks"] = validate_checks(layout, t, config.rules)
         if layout.validation("predictions").exists():
             out["model"] = validate_model(layout, t)
+        if layout.effects_table("estimates").exists() and t.path("estimands").exists():
+            out["effects"] = validate_effects(layout, t)
     write_json(layout.validation_report, out)
     tables, notes = summary_tables(out)
     notes.append(f"Written to {layout.validation_report}")

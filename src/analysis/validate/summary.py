@@ -115,7 +115,27 @@ def summary_tables(result: dict) -> tuple[dict[str, pd.DataFrame], list[str]]:
     if "model" in result:
         tables["Risk model against the truth (held-out terms)"] = model_table(result["model"])
         notes += _model_notes(result["model"])
+    if "effects" in result:
+        tables["Effects against the true estimands (prefecture)"] = effects_table(result["effects"])
+        t = result["effects"].get("targeting")
+        if t:
+            notes.append(
+                f"Mentoring lists of {t['term']} ({t['capacity']} pupils): the risk list would "
+                f"prevent {t['risk_list']['prevented']:.2f} dropouts a term, the benefit list "
+                f"{t['benefit_list']['prevented']:.2f} (expected, from the true probabilities)."
+            )
     return tables, notes
+
+
+def effects_table(e: dict) -> pd.DataFrame:
+    """Each prefecture-wide estimate beside its true value, and each design's coverage."""
+    rows = [
+        [f"{r['intervention']} ({r['design']})", r["estimand"], r["interval"][:24],
+         f"{r['estimate']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]", f"{r['truth']:.3f}",
+         "yes" if r["covered"] else "NO"]
+        for r in e["prefecture"]
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["measure", "estimand", "interval", "estimate", "truth", "covered"])  # fmt: skip
 
 
 def _model_notes(model: dict) -> list[str]:

@@ -125,7 +125,7 @@ def simulate_schooling(
         cases=pd.DataFrame(s.cases),
         screening=pd.concat(s.screen_rows, ignore_index=True) if s.screen_rows else pd.DataFrame(),
         policies=_policies(s, simulated),
-        inspections=_inspections(rng, simulated, geo.schools),
+        inspections=_inspections(rng, s.fx, simulated, geo.schools),
         effects=_effects(s),
         graduated_year=s.graduated,
         extra={"village_final": s.v_of},
@@ -181,13 +181,19 @@ def _effects(s: State) -> pd.DataFrame:
 
 
 def _inspections(
-    rng: np.random.Generator, simulated: list[Term], schools: pd.DataFrame
+    rng: np.random.Generator, fx: np.random.Generator, simulated: list[Term], schools: pd.DataFrame
 ) -> pd.DataFrame:
-    """County inspections of junior-middle schools (>= 5 a month, all every two months) and the
-    city's campaigns. Recorded only: inspections have no effect on dropout in this world."""
+    """County inspections of junior-middle schools (>= 5 a month, all every two months) and
+    the city's inspection campaign, which reaches each county at its own term (a quarter
+    of the counties never) and then visits a third of its junior-middle schools in
+    September, April and May. Recorded only: inspections have no effect on dropout in
+    this world, so the campaign is a placebo for the county policies' design."""
     jun = schools[schools["stage"] == "初中"]
+    n_c = jun["county_code"].nunique()
+    campaign = np.where(fx.random(n_c) < 0.25, 99, fx.integers(2, 9, n_c))
+    start = dict(zip(sorted(jun["county_code"].unique()), campaign, strict=True))
     rows = []
-    for term in simulated:
+    for k, term in enumerate(simulated):
         for cy, m in term.months:
             if in_closure(cy, m):
                 continue
@@ -203,13 +209,15 @@ def _inspections(
                         {"school": int(s), "date": np.datetime64(f"{cy}-{m:02d}-{day:02d}"),
                          "level": "县级", "problems": int(rng.poisson(1.2))}
                     )  # fmt: skip
-            if m in (9, 4, 5) and cy >= 2017:
-                for _code, grp in jun.groupby("county_code"):
+            if m in (9, 4, 5):
+                for code, grp in jun.groupby("county_code"):
+                    if k < start[code]:
+                        continue
                     for s in grp.index.to_numpy()[: max(1, len(grp) // 3)]:
-                        day = int(rng.integers(10, 20))
+                        day = int(fx.integers(10, 20))
                         rows.append(
                             {"school": int(s), "date": np.datetime64(f"{cy}-{m:02d}-{day:02d}"),
-                             "level": "市级", "problems": int(rng.poisson(1.5))}
+                             "level": "市级", "problems": int(fx.poisson(1.5))}
                         )  # fmt: skip
     df = pd.DataFrame(rows)
     df["rectification_notice"] = df["problems"] >= 2
