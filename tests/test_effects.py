@@ -172,5 +172,7 @@ def test_the_direct_path_agrees_with_the_pipeline(prefecture):
     np.testing.assert_allclose(cox["estimate"], cox["estimate_direct"], rtol=0.05)
     did = both[(both["design"] == "did") & (both["interval"] == "analytic")]
     simple = did[did["estimand"] == "ATT (simple)"]
-    assert len(simple) and (abs(simple["estimate"] - simple["estimate_direct"]) < simple["se"]).all()
+    assert (
+        len(simple) and (abs(simple["estimate"] - simple["estimate_direct"]) < simple["se"]).all()
+    )
     assert (abs(did["estimate"] - did["estimate_direct"]) < 2.5 * did["se"]).all()

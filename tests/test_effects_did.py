@@ -59,10 +59,24 @@ def test_fast_estimator_equals_csdid_without_covariates(mpdta, control):
     """Randomisation inference recomputes the estimate from cluster sums; with each county
     its own cluster that must be csdid's simple ATT exactly."""
     r = staggered_did(mpdta, "lemp", "year", "countyreal", "first_treat", control=control)
-    S, W, G, periods = cluster_sums(
+    S, W, X, G, _, periods = cluster_sums(
         mpdta, "lemp", "year", "countyreal", "first_treat", "countyreal"
     )
-    assert fast_simple_att(S, W, G, periods, control) == pytest.approx(r.effect.estimate, abs=1e-12)
+    assert fast_simple_att(S, W, G, periods, control, X) == pytest.approx(
+        r.effect.estimate, abs=1e-12
+    )
+
+
+def test_fast_estimator_equals_csdid_outcome_regression(mpdta):
+    """With a covariate constant within each unit (lpop), the fast estimator's outcome
+    regression is csdid's ``reg``: randomisation inference adjusts as the estimate does."""
+    r = staggered_did(mpdta, "lemp", "year", "countyreal", "first_treat", control="nevertreated",
+                      method="reg", covariates=["lpop"])  # fmt: skip
+    S, W, X, G, _, periods = cluster_sums(mpdta, "lemp", "year", "countyreal", "first_treat",
+                                          "countyreal", covariates=["lpop"])  # fmt: skip
+    assert X.shape == (500, 1)
+    est = fast_simple_att(S, W, G, periods, "nevertreated", X)
+    assert est == pytest.approx(r.effect.estimate, abs=1e-10)
 
 
 def _policy_panel(effect: float, seed: int, n_clusters: int = 9, schools: int = 8) -> pd.DataFrame:
@@ -104,3 +118,15 @@ def test_groups_after_the_last_period_are_never_treated_and_early_ones_dropped(m
     assert any("never treated" in n for n in r.notes)
     assert any("left out" in n for n in r.notes)
     assert 2007 not in set(r.extra["attgt"]["group"]) and 2010 not in set(r.extra["attgt"]["group"])
+
+
+def test_pretest_from_influence_functions_is_csdids(mpdta):
+    """When csdid gives no Wald statistic (a cell not estimable), ours from the influence
+    functions stands in; on mpdta both are R's 7.79 (p 0.168)."""
+    from analysis.effects.did import _pretest
+
+    r = staggered_did(mpdta, "lemp", "year", "countyreal", "first_treat", control="nevertreated")
+    ours = r.checks["parallel pre-trends"]
+    r.extra["fit"].MP["W"] = None
+    assert _pretest(r.extra["fit"], r.extra["attgt"])["parallel pre-trends"] == ours
+    assert ours.startswith("Wald chi2 = 7.79, p = 0.168")

@@ -86,6 +86,7 @@ def aipw(
     covariates: list[str],
     *,
     estimand: str = "ATE",
+    cluster: str | None = None,
     unit_label: str = "",
 ) -> EffectResult:
     """Doubly robust effect of ``treatment`` (0/1) on ``outcome``.
@@ -96,6 +97,8 @@ def aipw(
     covariates : what assignment depended on and what predicts the outcome (numeric;
         constant columns are left out).
     estimand : "ATE" (all units) or "ATT" (the treated).
+    cluster : units that are not independent (a pupil in several terms): the standard
+        error sums the influence function within each, as cluster-robust errors do.
 
     Returns
     -------
@@ -103,7 +106,7 @@ def aipw(
         ``effects``: the estimate with its influence-function interval; ``table``: the
         overlap diagnostics; ``checks``: overlap, balance after weighting.
     """
-    d = data[[outcome, treatment, *covariates]].dropna()
+    d = data[[outcome, treatment, *covariates, *([cluster] if cluster else [])]].dropna()
     y = d[outcome].to_numpy(float)
     t = d[treatment].to_numpy(int)
     if t.min() == t.max():
@@ -126,7 +129,12 @@ def aipw(
         psi = (t * (y - m0 - est) - (1 - t) * odds * (y - m0)) / p
     else:
         raise ValueError(f"unknown estimand {estimand!r}: use 'ATE' or 'ATT'")
-    se = float(np.std(psi, ddof=1) / np.sqrt(n))
+    if cluster is None:
+        se = float(np.std(psi, ddof=1) / np.sqrt(n))
+    else:
+        sums = pd.Series(psi).groupby(d[cluster].to_numpy()).sum().to_numpy()
+        g = len(sums)
+        se = float(np.sqrt(g / max(g - 1, 1) * np.sum(sums**2)) / n)
     eff = Effect.normal(estimand, est, se, unit_label, "influence function")
     table = overlap(e, t, X, names)
     smd = table[table["what"].str.startswith("SMD")]

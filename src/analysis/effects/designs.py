@@ -181,7 +181,7 @@ def mentoring(inp: EffectInputs) -> tuple[list[dict], dict]:
                 rows.append(_skip(name, "mentoring", county, est, "数据不足", len(sub)))
                 continue
             try:
-                a = aipw(sub, "dropped_pp", "treated", covs, estimand=est, unit_label="pp")
+                a = aipw(sub, "dropped_pp", "treated", covs, estimand=est, cluster="person_id", unit_label="pp")  # fmt: skip
                 rows.append(_row(name, "mentoring", county, a.effect, len(sub)))
                 detail[county][f"{name}_{est}"] = a
             except Exception as exc:

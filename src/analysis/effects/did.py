@@ -175,17 +175,19 @@ def staggered_did(
     effects = [
         Effect.normal("ATT (simple)", simple["overall_att"], simple["overall_se"], unit_label)
     ]
-    checks = _pretest(fit)
+    checks = _pretest(fit, attgt)
     ri = None
     if cluster is not None:
         ri = randomisation_inference(
             d, outcome, time, unit, group, cluster, control=control, weights=weights,
-            draws=draws, seed=seed,
+            covariates=covariates if method == "reg" else None, draws=draws, seed=seed,
         )  # fmt: skip
         effects.append(
-            Effect("ATT (simple)", simple["overall_att"], ri["se"], ri["ci_low"], ri["ci_high"],
+            Effect("ATT (simple)", ri["estimate"], ri["se"], ri["ci_low"], ri["ci_high"],
                    unit_label, f"randomisation inference, {ri['draws']} schedules", ri["p_value"])
         )  # fmt: skip
+        if method != "reg" and covariates:
+            notes.append("randomisation inference uses the estimator without covariates (its interval is centred on that estimate)")  # fmt: skip
         checks["few clusters"] = (
             f"{d[cluster].nunique()} clusters; randomisation inference over adoption schedules "
             f"gives p = {ri['p_value']:.3f} for no effect"
@@ -222,11 +224,24 @@ def _tidy(attgt: pd.DataFrame, aggs: dict) -> pd.DataFrame:
     return t[["kind", "group", "time", "e", "att", "se", "ci_low", "ci_high"]]
 
 
-def _pretest(fit) -> dict:
-    """The Wald test that every pre-period ATT(g,t) is zero (csdid's, as R's did)."""
+def _pretest(fit, attgt: pd.DataFrame) -> dict:
+    """The Wald test that every pre-period ATT(g,t) is zero, as R's did computes it
+    (csdid's own when it gives one; otherwise from the influence functions of the
+    estimable pre-period cells, which csdid leaves out when some cell is not estimable)."""
     w, p = fit.MP.get("W"), fit.MP.get("Wpval")
     if w is None or p is None or (isinstance(w, float) and math.isnan(w)):
-        return {"parallel pre-trends": "no pre-periods to test"}
+        pre = (~attgt["post"] & attgt["att"].notna() & (attgt["se"] > 0)).to_numpy()
+        if not pre.any():
+            return {"parallel pre-trends": "no pre-periods to test"}
+        from scipy.stats import chi2
+
+        inf = fit.MP["inffunc"]
+        inf = np.asarray(inf["inffunc"] if isinstance(inf, dict) else inf)[:, pre]
+        n = inf.shape[0]
+        v = inf.T @ inf / n**2
+        a = attgt.loc[pre, "att"].to_numpy()
+        w = float(a @ np.linalg.pinv(v) @ a)
+        p = float(chi2.sf(w, np.linalg.matrix_rank(v)))
     verdict = "no evidence against" if p >= 0.05 else "REJECTED: trends differed before adoption"
     return {"parallel pre-trends": f"Wald chi2 = {float(w):.2f}, p = {float(p):.3f} ({verdict})"}
 
@@ -236,36 +251,61 @@ def _pretest(fit) -> dict:
 
 def cluster_sums(
     d: pd.DataFrame, outcome: str, time: str, unit: str, group: str, cluster: str,
-    weights: str | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Per cluster: the weighted sum of the outcome in each period (C x T), the weight
-    (C), its adoption period (C) and the periods (T). The group must be constant within a
-    cluster (the cluster is where treatment was assigned)."""
+    weights: str | None = None, covariates: list[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The panel summed into cells: one per cluster and value of the (time-invariant)
+    covariates. Returns the weighted sums of the outcome per period (cells x T), the
+    cells' weights, their covariates (cells x k), adoption periods and cluster numbers, and
+    the periods. The group must be constant within a cluster (where treatment was
+    assigned)."""
+    covariates = list(covariates or [])
     w = d[weights] if weights else pd.Series(1.0, index=d.index)
     per_cluster_g = d.groupby(cluster)[group].nunique()
     if (per_cluster_g > 1).any():
         bad = per_cluster_g[per_cluster_g > 1].index[0]
         raise ValueError(f"cluster {bad!r} holds units of different adoption periods")
     periods = np.sort(d[time].unique())
-    wy = (d[outcome] * w).groupby([d[cluster], d[time]]).sum().unstack(time)
+    keys = [cluster, *covariates]
+    wy = (d[outcome] * w).groupby([d[k] for k in keys] + [d[time]]).sum().unstack(time)
     wy = wy.reindex(columns=periods).fillna(0.0)
     first = d[d[time] == periods[0]]
-    wc = (w[first.index]).groupby(first[cluster]).sum().reindex(wy.index)
-    g = d.groupby(cluster)[group].first().reindex(wy.index)
-    return wy.to_numpy(float), wc.to_numpy(float), g.to_numpy(int), periods
+    wc = w[first.index].groupby([first[k] for k in keys]).sum().reindex(wy.index)
+    cells = wy.index.to_frame(index=False)
+    g = cells[cluster].map(d.groupby(cluster)[group].first())
+    X = cells[covariates].to_numpy(float) if covariates else np.empty((len(cells), 0))
+    C = pd.factorize(cells[cluster])[0]
+    return wy.to_numpy(float), wc.to_numpy(float), X, g.to_numpy(int), C, periods
+
+
+def _control_change(dy, W, X, ctrl, tg) -> float:
+    """The treated cells' expected change had they not been treated: the controls' mean
+    change, or (with covariates) its weighted regression on them, predicted for the
+    treated (csdid's ``reg``); NaN when the covariates do not vary among the controls."""
+    if X.shape[1] == 0:
+        return float(np.sum(W[ctrl] * dy[ctrl]) / W[ctrl].sum())
+    Z = np.column_stack([np.ones(ctrl.sum()), X[ctrl]])
+    sw = np.sqrt(W[ctrl])
+    if np.linalg.matrix_rank(Z * sw[:, None]) < Z.shape[1]:
+        return np.nan
+    beta = np.linalg.lstsq(Z * sw[:, None], dy[ctrl] * sw, rcond=None)[0]
+    pred = np.column_stack([np.ones(tg.sum()), X[tg]]) @ beta
+    return float(np.sum(W[tg] * pred) / W[tg].sum())
 
 
 def fast_simple_att(
-    S: np.ndarray, W: np.ndarray, G: np.ndarray, periods: np.ndarray, control: str
-) -> float:
-    """The simple aggregation of unconditional ATT(g,t) from cluster sums (equal to
-    csdid's without covariates; a test holds them together)."""
+    S: np.ndarray, W: np.ndarray, G: np.ndarray, periods: np.ndarray, control: str,
+    X: np.ndarray | None = None,
+) -> float:  # fmt: skip
+    """The simple aggregation of ATT(g,t) from cell sums (:func:`cluster_sums`), equal to
+    csdid's without covariates or with ``reg`` on covariates constant within cells (tests
+    hold them together). Cells csdid could not estimate are left out, as ``na_rm``."""
+    X = np.empty((len(W), 0)) if X is None else X
     pos = {p: i for i, p in enumerate(periods)}
     num = den = 0.0
     total = W.sum()
     for g in np.unique(G[G > 0]):
         tg = g == G
-        if not tg.any() or g not in pos:
+        if g not in pos:
             continue
         base = pos[g] - 1
         pg = W[tg].sum() / total
@@ -275,8 +315,11 @@ def fast_simple_att(
             ctrl = never if control == "nevertreated" else (never | (t < G)) & (g != G)
             if not ctrl.any():
                 continue
-            d_tr = (S[tg, it] - S[tg, base]).sum() / W[tg].sum()
-            d_c = (S[ctrl, it] - S[ctrl, base]).sum() / W[ctrl].sum()
+            dy = (S[:, it] - S[:, base]) / np.where(W > 0, W, 1.0)
+            d_tr = float(np.sum(W[tg] * dy[tg]) / W[tg].sum())
+            d_c = _control_change(dy, W, X, ctrl, tg)
+            if np.isnan(d_c):
+                continue
             num += pg * (d_tr - d_c)
             den += pg
     return num / den if den else np.nan
@@ -296,8 +339,8 @@ def _schedules(G: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarra
 
 def randomisation_inference(
     d: pd.DataFrame, outcome: str, time: str, unit: str, group: str, cluster: str, *,
-    control: str = "notyettreated", weights: str | None = None, draws: int = 999,
-    seed: int = 0, level: float = 0.95,
+    control: str = "notyettreated", weights: str | None = None,
+    covariates: list[str] | None = None, draws: int = 999, seed: int = 0, level: float = 0.95,
 ) -> dict:  # fmt: skip
     """Randomisation inference for the simple ATT over the clusters' adoption schedules.
 
@@ -305,18 +348,25 @@ def randomisation_inference(
     as likely as the one observed (adoption was not chosen on the outcome's path). The
     p-value is the share of schedules whose estimate is at least as far from zero as the
     observed one. The interval inverts the test under a constant effect ``tau``: the
-    estimator is linear in the outcome, so removing ``tau`` from treated cells moves each
-    schedule's estimate by ``tau`` times its estimate on the treatment indicator.
-    ``se`` is the standard deviation of the permutation estimates (for display only).
+    estimator (with or without the covariates' outcome regression) is linear in the
+    outcome, so removing ``tau`` from treated cells moves each schedule's estimate by
+    ``tau`` times its estimate on the treatment indicator. Covariates must be constant
+    within a unit (csdid's ``reg``). ``se`` is the standard deviation of the permutation
+    estimates (for display only).
     """
-    S, W, G, periods = cluster_sums(d, outcome, time, unit, group, cluster, weights)
-    obs = fast_simple_att(S, W, G, periods, control)
-    scheds = _schedules(G, draws, np.random.default_rng(seed))
-    # The treatment indicator of the observed schedule, as cluster sums (cluster x period).
+    S, W, X, G, C, periods = cluster_sums(
+        d, outcome, time, unit, group, cluster, weights, covariates
+    )
+    obs = fast_simple_att(S, W, G, periods, control, X)
+    Gc = pd.Series(G).groupby(C).first().sort_index().to_numpy()
+    scheds = _schedules(Gc, draws, np.random.default_rng(seed))
+    # The treatment indicator of the observed schedule, as cell sums (cell x period).
     D = (G[:, None] > 0) & (periods[None, :] >= G[:, None])
     SD = D * W[:, None]
-    a = np.array([fast_simple_att(S, W, s, periods, control) for s in scheds])
-    b = np.array([fast_simple_att(SD, W, s, periods, control) for s in scheds])
+    a = np.array([fast_simple_att(S, W, s[C], periods, control, X) for s in scheds])
+    b = np.array([fast_simple_att(SD, W, s[C], periods, control, X) for s in scheds])
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
     p = float(np.mean(np.abs(a) >= abs(obs) - 1e-12))
     spread = np.nanstd(a)
     grid = obs + np.linspace(-8, 8, 3201) * max(spread, 1e-9)
@@ -333,7 +383,7 @@ def randomisation_inference(
         "ci_low": float(lo),
         "ci_high": float(hi),
         "se": float(spread),
-        "draws": len(scheds),
+        "draws": int(ok.sum()),
         "null_draws": a,
     }
 

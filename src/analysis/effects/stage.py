@@ -7,7 +7,8 @@ county, from ``interim/`` and ``processed/`` to ``processed/effects/``:
   and the verdict (有效 / 有害 / 无明显效果 / 数据不足以判断);
 * ``attgt.parquet`` (each policy's group-time effects and aggregations),
   ``did_counties.parquet``, ``policy_panels.parquet``;
-* ``rd.parquet`` (the RD fits with the bandwidth sensitivity), ``overlap.parquet``;
+* ``rd.parquet`` (the RD fits with the bandwidth sensitivity), ``overlap.parquet``,
+  ``checks.parquet`` (every design's assumptions and what the data said of each);
 * ``funnel.parquet``, ``km.parquet`` (time to return per county), ``km_curves.parquet``,
   ``redropout.parquet``, ``cox.parquet``;
 * ``targeting.parquet`` (risk list and benefit list of the last labelled term) and
@@ -192,6 +193,7 @@ def _write_details(write, did: dict, pl: dict, men: dict, per: dict) -> None:
         for k, a in fits.items():
             if k != "rd":
                 ov.append(a.tidy().assign(county_code=county, analysis=k))
+    write(_checks(did, pl, men), "checks")
     if rd:
         write(pd.concat(rd, ignore_index=True), "rd")
     if ov:
@@ -199,6 +201,26 @@ def _write_details(write, did: dict, pl: dict, men: dict, per: dict) -> None:
     for name in ("funnel", "redropout", "km", "curves"):
         if name in per:
             write(per[name], "km_curves" if name == "curves" else name)
+
+
+def _checks(did: dict, pl: dict, men: dict) -> pd.DataFrame:
+    """Every fitted design's assumptions and what the data said of each, and its notes."""
+    rows = []
+
+    def add(design, intervention, county, r):
+        rows.extend({"design": design, "intervention": intervention, "county_code": county,
+                     "check": k, "result": v} for k, v in r.checks.items())  # fmt: skip
+        rows.extend({"design": design, "intervention": intervention, "county_code": county,
+                     "check": "note", "result": n} for n in r.notes)  # fmt: skip
+
+    for policy, d in did.items():
+        add("did", policy, ALL, d["result"])
+    if pl:
+        add("placebo", "inspection", ALL, pl["result"])
+    for county, fits in men["fits"].items():
+        for name, r in fits.items():
+            add(name.split("_")[0], "mentoring", county, r)
+    return pd.DataFrame(rows, columns=["design", "intervention", "county_code", "check", "result"])
 
 
 def _targeting(

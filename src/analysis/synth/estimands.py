@@ -16,7 +16,8 @@ in percentage points per term (negative: fewer dropouts).
   and of the prefecture's groups, on the school panel of :mod:`analysis.effects.panels`,
   and their simple, group, dynamic and calendar aggregations.
 * **Persuasion steps** (``"cox"``): each step's hazard ratio of return, per county as
-  drawn, pooled as the geometric mean weighted by the cases that reached the step.
+  drawn, pooled as the geometric mean weighted by the natural returns that followed the
+  step (the information a stratified Cox model has on it).
 * **Inspections** (``"placebo"``): zero by construction.
 """
 
@@ -177,7 +178,12 @@ def _step_rows(world) -> list[dict]:
     rows = []
     for step in (2, 3, 4):
         e = eff[eff["intervention"] == f"persuasion_step{step}"].set_index("county_code")["value"]
-        reached = cases[cases[f"step{step}"].notna()].groupby("county_code").size()
+        # Weighted as a stratified Cox model weighs the counties: by the returns that
+        # followed the step (its information), natural ones only.
+        after = cases[
+            cases[f"step{step}"].notna() & cases["return_date"].notna() & ~cases["return_forced"]
+        ]
+        reached = after.groupby("county_code").size()
         reached = reached.reindex(e.index, fill_value=0)
         for county, hr in e.items():
             rows.append(_row("cox", f"persuasion_step{step}", county, "hazard_ratio", hr, hr,
