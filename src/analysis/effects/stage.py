@@ -232,8 +232,11 @@ def _targeting(
     if inp.ledger.empty:
         return {}
     att = counties[(counties["design"] == "aipw") & (counties["estimand"] == "ATT")].dropna(subset=["pooled"])  # fmt: skip
+    # Act on a county's own effect only where its interval can tell: moving mentors away
+    # from a county on a noisy estimate loses more than it gains.
+    att = att[att["verdict"] != CANNOT_TELL]
     have = set(att["county_code"])
-    # A county without its own estimate takes the prefecture's.
+    # A county without a usable estimate of its own takes the prefecture's.
     pref = est[(est["design"] == "aipw") & (est["estimand"] == "ATT") & (est["county_code"] == ALL)]
     pref = pref.dropna(subset=["estimate"])
     if not pref.empty:
