@@ -167,7 +167,7 @@ def test_the_direct_path_agrees_with_the_pipeline(prefecture):
     both = ours.merge(direct, on=keys, suffixes=("", "_direct")).dropna(
         subset=["estimate", "estimate_direct"]
     )
-    cox = both[both["design"] == "cox"]
+    cox = both[both["estimand"] == "hazard_ratio (stratified Cox)"]
     assert len(cox) == 3
     np.testing.assert_allclose(cox["estimate"], cox["estimate_direct"], rtol=0.05)
     did = both[(both["design"] == "did") & (both["interval"] == "analytic")]

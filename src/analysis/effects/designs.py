@@ -15,6 +15,7 @@ from analysis.effects.aipw import aipw
 from analysis.effects.did import county_effects, staggered_did
 from analysis.effects.inputs import COVARIATES, TIE_OFFSET, EffectInputs
 from analysis.effects.panels import POLICY_DESIGNS, school_panel
+from analysis.effects.pooling import partial_pool
 from analysis.effects.rdd import rdd
 from analysis.effects.results import Effect, EffectResult
 from analysis.effects.survival import case_durations, episodes, funnel, redropout, time_to_event
@@ -224,13 +225,37 @@ def persuasion(inp: EffectInputs, censor_at: str | None) -> tuple[list[dict], di
                 rows.append(_skip("cox", f"persuasion_{step}", county, "hazard_ratio",
                                   f"数据不足: too few returns after {step} to estimate", r.n["subjects"]))  # fmt: skip
                 continue
+            name = "hazard_ratio" if county != ALL else "hazard_ratio (stratified Cox)"
             rows.append(_row("cox", f"persuasion_{step}", county,
-                             Effect("hazard_ratio", e.estimate, e.se, e.ci_low, e.ci_high, "hazard ratio", e.method, e.p_value),
+                             Effect(name, e.estimate, e.se, e.ci_low, e.ci_high, "hazard ratio", e.method, e.p_value),
                              r.n["subjects"]))  # fmt: skip
+    rows += _average_county(rows)
     detail["curves"] = pd.concat(curves, ignore_index=True)
     detail["km"] = pd.concat(km, ignore_index=True)
     detail["cases"] = c
     return rows, detail
+
+
+def _average_county(rows: list[dict]) -> list[dict]:
+    """The prefecture's step effect as the average county's: the random-effects mean of
+    the counties' Cox log hazard ratios. A stratified Cox model's common coefficient
+    weighs the counties by an information no one can state when their effects differ
+    (in the validation study it missed the step-4 truth in 30 % of worlds); the mean of
+    the counties' effects is a target one can state, and its interval carries their spread."""
+    out = []
+    d = pd.DataFrame([r for r in rows if r["county_code"] != ALL and pd.notna(r.get("estimate"))])
+    if d.empty:
+        return out
+    for inter, g in d.groupby("intervention"):
+        if len(g) < 3:
+            out.append(_skip("cox", inter, ALL, "hazard_ratio", "数据不足: fewer than 3 counties with an estimate"))  # fmt: skip
+            continue
+        r = partial_pool(g.assign(y=np.log(g["estimate"])), "y", "se", "county_code")
+        m = r.effect
+        e = Effect("hazard_ratio", float(np.exp(m.estimate)), m.se, float(np.exp(m.ci_low)),
+                   float(np.exp(m.ci_high)), "hazard ratio", "random-effects mean of the counties", m.p_value)  # fmt: skip
+        out.append(_row("cox", inter, ALL, e, int(g["n"].sum()), f"{len(g)} counties"))
+    return out
 
 
 def as_frame(rows: list[dict]) -> pd.DataFrame:

@@ -282,7 +282,7 @@ def _interval(est: float, lo: float, hi: float) -> str:
 def _summary_tables(layout: Layout, manifest: dict) -> tuple[dict, list[str]]:
     est = pd.read_parquet(layout.effects_table("estimates"))
     head = est[(est["county_code"] == ALL) & est["estimate"].notna()]
-    head = head[~head["estimand"].isin(["ATT (group)", "ATT (dynamic)", "ATT (calendar)"])]
+    head = head[~head["estimand"].isin(["ATT (group)", "ATT (dynamic)", "ATT (calendar)", "hazard_ratio (stratified Cox)"])]  # fmt: skip
     show = pd.DataFrame({
         "measure": [_SHORT.get((d, i), f"{i} ({d})") for d, i in zip(head["design"], head["intervention"], strict=True)],
         "estimand": head["estimand"].str.replace("hazard_ratio", "hazard ratio"),

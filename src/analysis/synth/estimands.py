@@ -16,8 +16,7 @@ in percentage points per term (negative: fewer dropouts).
   and of the prefecture's groups, on the school panel of :mod:`analysis.effects.panels`,
   and their simple, group, dynamic and calendar aggregations.
 * **Persuasion steps** (``"cox"``): each step's hazard ratio of return, per county as
-  drawn, pooled as the geometric mean weighted by the natural returns that followed the
-  step (the information a stratified Cox model has on it).
+  drawn; for the prefecture, the average county's (the geometric mean over the counties).
 * **Inspections** (``"placebo"``): zero by construction.
 """
 
@@ -178,20 +177,15 @@ def _step_rows(world) -> list[dict]:
     rows = []
     for step in (2, 3, 4):
         e = eff[eff["intervention"] == f"persuasion_step{step}"].set_index("county_code")["value"]
-        # Weighted as a stratified Cox model weighs the counties: by the returns that
-        # followed the step (its information), natural ones only.
-        after = cases[
-            cases[f"step{step}"].notna() & cases["return_date"].notna() & ~cases["return_forced"]
-        ]
-        reached = after.groupby("county_code").size()
+        reached = cases[cases[f"step{step}"].notna()].groupby("county_code").size()
         reached = reached.reindex(e.index, fill_value=0)
         for county, hr in e.items():
             rows.append(_row("cox", f"persuasion_step{step}", county, "hazard_ratio", hr, hr,
                              reached[county]))  # fmt: skip
-        if reached.sum():
-            pooled = float(np.exp(np.average(np.log(e), weights=reached)))
-            rows.append(_row("cox", f"persuasion_step{step}", PREFECTURE, "hazard_ratio",
-                             pooled, pooled, reached.sum()))  # fmt: skip
+        # The average county's (the random-effects mean's target): the counties' mean log.
+        pooled = float(np.exp(np.mean(np.log(e))))
+        rows.append(_row("cox", f"persuasion_step{step}", PREFECTURE, "hazard_ratio",
+                         pooled, pooled, reached.sum()))  # fmt: skip
     return rows
 
 
