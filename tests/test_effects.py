@@ -117,12 +117,14 @@ def test_effects_stage_on_the_small_prefecture(prefecture, linked):
     """Every design gives an estimate with an interval (or says why not), the policies get
     randomisation inference beside the analytic interval, every county gets a verdict, the
     figures are drawn, and validate scores each estimate against the truth."""
+    from analysis.config import default_config
     from analysis.effects.results import CANNOT_TELL, HARMS, HELPS, NO_EFFECT
     from analysis.effects.stage import effects
     from analysis.validate import Truth
     from analysis.validate.effects import validate_effects
 
-    s = effects(prefecture)
+    # The small prefecture has few dropouts: let AIPW run on them, to exercise it end to end.
+    s = effects(prefecture, default_config().with_("effects", min_arm_events=2))
     est = pd.read_parquet(prefecture.effects_table("estimates"))
     pref = est[est["county_code"] == "all"]
     for design in ("did", "placebo", "rd", "aipw", "cox"):

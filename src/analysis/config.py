@@ -113,6 +113,7 @@ class EffectsConfig:
     smallest_log_hr: float
     policy_names: dict
     pupils_per_mentor: int
+    min_arm_events: int
 
 
 @dataclass(frozen=True)

@@ -126,10 +126,14 @@ def return_curves(curves: pd.DataFrame, names: dict):
 
 
 def rd_plot(ledger: pd.DataFrame, bins: int = 30):
-    """Dropout and mentoring by the score's distance from the cutoff (binned means)."""
+    """Dropout and mentoring by the score's distance from the cutoff (binned means),
+    without the pupils tied at the cutoff (as the estimate)."""
     import matplotlib.pyplot as plt
 
+    from analysis.effects.inputs import TIE_OFFSET
+
     d = ledger.dropna(subset=["running", "dropped_pp"])
+    d = d[d["running"].abs() > 1.5 * TIE_OFFSET]  # the donut the estimate uses
     d = d[d["running"].abs() <= d["running"].abs().quantile(0.95)]
     edges = np.linspace(d["running"].min(), d["running"].max(), bins + 1)
     d = d.assign(bin=pd.cut(d["running"], edges, include_lowest=True))

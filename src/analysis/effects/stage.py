@@ -97,7 +97,7 @@ def estimate_all(inp: EffectInputs, cfg: EffectsConfig) -> tuple[pd.DataFrame, p
     ``persuasion``)."""
     rows_did, did = designs.policies(inp, cfg.ri_draws, cfg.seed)
     rows_pl, pl = designs.placebo(inp, cfg.ri_draws, cfg.seed)
-    rows_m, men = designs.mentoring(inp)
+    rows_m, men = designs.mentoring(inp, cfg.min_arm_events)
     rows_p, per = designs.persuasion(inp, cfg.censor_returns_from)
     est = designs.as_frame(rows_did + rows_pl + rows_m + rows_p)
     est["verdict"] = [_verdict(r, cfg) for r in est.itertuples()]
