@@ -39,7 +39,15 @@ from analysis.validate.effects import score
 
 
 def one_seed(args: tuple[int, float, float, int]) -> pd.DataFrame:
-    seed, fraction, size, draws = args
+    """Every estimate of one world, scored; a world that fails is reported, not fatal."""
+    try:
+        return _one_seed(*args)
+    except Exception as exc:
+        print(f"seed {args[0]}: {exc.__class__.__name__}: {exc}", flush=True)
+        return pd.DataFrame()
+
+
+def _one_seed(seed: int, fraction: float, size: float, draws: int) -> pd.DataFrame:
     params = SynthParams(scale="study", seed=seed, fraction=fraction, effect_size=size)
     world = build_world(params)
     cfg = replace(default_config().effects, ri_draws=draws, seed=seed)

@@ -149,6 +149,8 @@ def _did_rows(panels: pd.DataFrame) -> list[dict]:
             effect_expected=panel["p"] - panel["p_without"],
         )
         post = panel[(panel["group"] > 0) & (panel["period"] >= panel["group"])]
+        if post.empty:  # no county adopted within the panel's window
+            continue
         units = panel.drop_duplicates("school_code")
         total = units["weight"].sum()
         for county, part in [(PREFECTURE, post), *post.groupby("county_code")]:
