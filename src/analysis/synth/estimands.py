@@ -121,7 +121,7 @@ def policy_panels(world) -> pd.DataFrame:
     sch = world.geo.schools["school_code"].to_numpy()
     label = {k: t.label for k, t in enumerate(world.school.terms)}
     pupils = pd.DataFrame({
-        "school_code": sch[st["school"].to_numpy()], "county_code": st["county_code"].to_numpy(),
+        "school_code": sch[st["school"].to_numpy()], "county_code": st["county_code"].astype(str).to_numpy(),
         "term": st["k"].map(label).to_numpy(), "poverty_now": st["poverty_now"].astype(int).to_numpy(),
         "boarding": st["boarding"].astype(int).to_numpy(),
         "dropped": st["dropped"].astype(float).to_numpy(), "p": st["p_true"].to_numpy(),
