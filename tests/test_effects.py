@@ -178,3 +178,22 @@ def test_the_direct_path_agrees_with_the_pipeline(prefecture):
         len(simple) and (abs(simple["estimate"] - simple["estimate_direct"]) < simple["se"]).all()
     )
     assert (abs(did["estimate"] - did["estimate_direct"]) < 2.5 * did["se"]).all()
+
+
+def test_the_truth_holds_every_designs_estimand():
+    """The small world's truth: each policy's panel has adopting and never-adopting schools,
+    and every design has its estimand for the prefecture and per county."""
+    from analysis.synth import SynthParams
+    from analysis.synth.estimands import true_estimands
+    from analysis.synth.world import build_world
+
+    tru, ledger, panels = true_estimands(build_world(SynthParams.preset("small", 3)))
+    video = panels[panels["policy"] == "video_check"]
+    assert (video["group"] > 0).any() and (video["group"] == 0).any()
+    have = set(zip(tru["design"], tru["estimand"], strict=True))
+    assert {("did", "simple"), ("did", "ATT(g,t)"), ("rd", "cutoff"), ("aipw", "ATT"),
+            ("cox", "hazard_ratio"), ("placebo", "ATT")} <= have  # fmt: skip
+    assert tru["county_code"].map(type).eq(str).all()
+    counties = tru[(tru["design"] == "did") & (tru["county_code"] != "all")]
+    assert counties["county_code"].nunique() >= 3
+    assert ledger["running"].notna().all()

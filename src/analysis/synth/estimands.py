@@ -133,7 +133,7 @@ def policy_panels(world) -> pd.DataFrame:
         pupils["dropped_without"] = st[f"dropped_without_{suffix}"].astype(float).to_numpy()
         pupils["p_without"] = st[f"p_without_{suffix}"].to_numpy()
         starts = pol[pol["policy"] == policy].set_index("county_code")["start_term"]
-        adoption = {c: (None if t == "never" else t) for c, t in starts.items()}
+        adoption = {str(c): (None if t == "never" else t) for c, t in starts.items()}
         panel = school_panel(
             pupils, ["dropped", "dropped_without", "p", "p_without"], adoption, design
         )
