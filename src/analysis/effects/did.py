@@ -44,6 +44,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 from analysis.effects.results import Effect, EffectResult
 
@@ -403,8 +404,11 @@ def county_effects(
     errors say; half that excess is one term's shock variance ``s2``. A simple ATT over
     ``m`` post terms against one base term carries ``s2 * (1 + 1/m)`` of shock variance.
 
+    The interval uses Student's t with the county's units (schools) less one as degrees
+    of freedom: a county's estimate rests on a handful of schools.
+
     Returns one row per county: estimate, analytic se, shock-adjusted se and interval,
-    post terms ``m``, and the shock standard deviation used.
+    post terms ``m``, degrees of freedom, and the shock standard deviation used.
     """
     fits, pre = {}, []
     for c, g_c in panel.groupby(county)[group].first().items():
@@ -438,10 +442,13 @@ def county_effects(
             continue
         est = float(post["att"].mean())
         se = float(np.sqrt(se_a**2 + s2 * (1 + 1 / m)))
-        e = Effect.normal("ATT (simple)", est, se, unit_label, "shock-adjusted")
+        # A county has few units (schools): Student's t with units - 1 degrees of freedom.
+        df = max(int(panel.loc[panel[county] == c, unit].nunique()) - 1, 1)
+        q = float(student_t.ppf(0.975, df))
+        p_value = float(2 * student_t.sf(abs(est / se), df)) if se > 0 else np.nan
         rows.append({county: c, "group": g_c, "post_terms": m, "estimate": est, "se_analytic": se_a,
-                     "se": se, "ci_low": e.ci_low, "ci_high": e.ci_high, "p_value": e.p_value,
-                     "shock_sd": float(np.sqrt(s2)), "pre_cells": len(pre), "note": ""})  # fmt: skip
+                     "se": se, "ci_low": est - q * se, "ci_high": est + q * se, "p_value": p_value,
+                     "df": df, "shock_sd": float(np.sqrt(s2)), "pre_cells": len(pre), "note": ""})  # fmt: skip
     return pd.DataFrame(rows)
 
 
