@@ -393,6 +393,7 @@ def county_effects(
     panel: pd.DataFrame, outcome: str, time: str, unit: str, group: str, county: str, *,
     control: str = "notyettreated", weights: str | None = None,
     covariates: list[str] | None = None, method: str = "dr", unit_label: str = "",
+    min_units: int = 5,
 ) -> pd.DataFrame:  # fmt: skip
     """Each adopting county's own simple ATT, with an interval widened for the county-by-term
     shocks that the within-county (school) standard error cannot see.
@@ -405,7 +406,8 @@ def county_effects(
     ``m`` post terms against one base term carries ``s2 * (1 + 1/m)`` of shock variance.
 
     The interval uses Student's t with the county's units (schools) less one as degrees
-    of freedom: a county's estimate rests on a handful of schools.
+    of freedom: a county's estimate rests on a handful of schools. A county with fewer
+    than ``min_units`` units gets no estimate (数据不足).
 
     Returns one row per county: estimate, analytic se, shock-adjusted se and interval,
     post terms ``m``, degrees of freedom, and the shock standard deviation used.
@@ -413,6 +415,10 @@ def county_effects(
     fits, pre = {}, []
     for c, g_c in panel.groupby(county)[group].first().items():
         if g_c == 0:
+            continue
+        units = panel.loc[panel[county] == c, unit].nunique()
+        if units < min_units:
+            fits[c] = f"数据不足: {units} units (fewer than {min_units})"
             continue
         others = panel[(panel[county] != c) & (panel[group] != g_c)]
         d = pd.concat([panel[panel[county] == c], others])
@@ -431,8 +437,9 @@ def county_effects(
     s2 = max(excess, 0.0) / 2
     rows = []
     for c, fit in fits.items():
-        if isinstance(fit, Exception):
-            rows.append({county: c, "note": f"not estimable ({fit.__class__.__name__})"})
+        if isinstance(fit, Exception | str):
+            note = fit if isinstance(fit, str) else f"not estimable ({fit.__class__.__name__})"
+            rows.append({county: c, "note": note})
             continue
         g_c, mine, se_a = fit
         post = mine[mine["post"]].dropna(subset=["att"])
@@ -457,5 +464,8 @@ def _mean_se(r: EffectResult, cells: pd.Series) -> float:
     functions (equal to its simple aggregation's when the cells are one group's)."""
     inf = r.extra["fit"].MP["inffunc"]
     inf = inf["inffunc"] if isinstance(inf, dict) else inf
-    psi = np.asarray(inf)[:, cells.to_numpy()].mean(axis=1)
+    cols = cells.to_numpy()
+    if not cols.any():
+        return np.nan
+    psi = np.asarray(inf)[:, cols].mean(axis=1)
     return float(np.sqrt(np.mean(psi**2) / len(psi)))
