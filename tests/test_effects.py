@@ -89,6 +89,16 @@ def test_cox_on_split_episodes_recovers_a_step_hazard_ratio():
     assert band["low"].between(0, 1).all() and (band["low"] <= band["still_out"] + 1e-9).all()
 
 
+def test_cox_without_information_on_a_covariate_gives_no_estimate_not_an_error():
+    """A county where no child returned after a step: no hazard ratio, and the stage goes on."""
+    from analysis.effects.survival import cox
+
+    d = pd.DataFrame({"days": [10, 20, 30, 40, 50, 60], "back": [1, 1, 1, 0, 0, 0],
+                      "step2": [0, 0, 0, 1, 1, 1]})  # fmt: skip
+    out = cox(d, "days", "back", ["step2"])
+    assert out.empty or not np.isfinite(out["se"]).all() or out["se"].iloc[0] > 2
+
+
 def test_campaign_censoring_and_class_leaving_stop_follow_up():
     c = _cases(50, 1.0, 2)
     c.loc[0, "return_date"] = pd.Timestamp("2017-09-01")

@@ -137,7 +137,7 @@ def cox(
         for method in ("newton", "bfgs"):
             try:
                 f = m.fit(method=method, maxiter=200)
-            except np.linalg.LinAlgError:  # a covariate with no events on one side
+            except (np.linalg.LinAlgError, ValueError):  # a covariate with no events on one side
                 f = None
             if f is not None and np.all(np.isfinite(f.params)):
                 break
