@@ -17,7 +17,7 @@ from analysis.effects.inputs import COVARIATES, TIE_OFFSET, EffectInputs
 from analysis.effects.panels import POLICY_DESIGNS, school_panel
 from analysis.effects.pooling import partial_pool
 from analysis.effects.rdd import rdd
-from analysis.effects.results import Effect, EffectResult
+from analysis.effects.results import Effect
 from analysis.effects.survival import case_durations, episodes, funnel, redropout, time_to_event
 
 ALL = "all"
@@ -285,4 +285,4 @@ def as_frame(rows: list[dict]) -> pd.DataFrame:
     return out[ESTIMATE_COLUMNS]
 
 
-__all__ = ["ALL", "ESTIMATE_COLUMNS", "EffectResult", "as_frame", "mentoring", "persuasion", "placebo", "policies"]  # fmt: skip
+__all__ = ["ALL", "ESTIMATE_COLUMNS", "as_frame", "mentoring", "persuasion", "placebo", "policies"]  # fmt: skip

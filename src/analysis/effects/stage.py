@@ -135,8 +135,6 @@ def _verdict(r, cfg: EffectsConfig) -> str:
         return CANNOT_TELL
     if r.design == "cox":  # a hazard ratio above 1 helps (faster return)
         return verdict(np.log(r.ci_low), np.log(r.ci_high), cfg.smallest_log_hr, helpful_sign=1)
-    if r.design == "placebo":
-        return verdict(r.ci_low, r.ci_high, cfg.smallest_effect_pp)
     return verdict(r.ci_low, r.ci_high, cfg.smallest_effect_pp)
 
 
@@ -252,9 +250,9 @@ def _targeting(
     own = treated.groupby("county_code")["dropout"].mean()
     rate = pd.Series({c: own.get(c, np.nan) if c in have else treated["dropout"].mean() for c in att["county_code"]})  # fmt: skip
     rel = relative_effects(att, rate)
-    feats = pd.read_parquet(layout.features)
-    last = feats.loc[feats["dropout"].notna(), "term"].max()
-    scored = score_term(layout.model_pickle, feats[feats["term"] == last])
+    # The last labelled term only: the feature table of every term is large at yuxi scale.
+    last = inp.pupils["term"].max()
+    scored = score_term(layout.model_pickle, pd.read_parquet(layout.features, filters=[("term", "==", last)]))  # fmt: skip
     cap = led[led["term"] == led["term"].max()].groupby("county_code")["listed"].sum().to_dict()
     lists = benefit_lists(scored[["person_id", "county_code", "risk"]], rel, cap).assign(term=last)
     return {"targeting": lists, "capacity": capacity_whatif(lists, rel, cfg.pupils_per_mentor),

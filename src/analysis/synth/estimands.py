@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.effects.inputs import split_ties
+from analysis.effects.inputs import prepare_ledger
 from analysis.effects.panels import POLICY_DESIGNS, aggregate, school_panel
 
 #: Score points either side of the cutoff over which the true RD effect is averaged.
@@ -35,42 +35,31 @@ _POLICY_COLUMN = {"video_check": "video", "boarding_subsidy": "subsidy"}
 
 
 def ledger_truth(world) -> pd.DataFrame:
-    """The screening ledgers' pupils with the running variable (score minus the term's
-    cutoff, midway between the last listed and the first unlisted score), their rank
-    relative to three times the capacity, and their potential outcomes."""
+    """The screening ledgers' pupils, prepared exactly as the stage prepares the recorded
+    ledgers (:func:`analysis.effects.inputs.prepare_ledger`: each county-term's cutoff
+    midway between the last listed and the first unlisted score, the running variable, the
+    AIPW design's pupils), with their potential outcomes."""
     sc = world.school.screening
     if not len(sc):
         return pd.DataFrame()
     st = world.school.student_terms
     label = {t.label: k for k, t in enumerate(world.school.terms)}
-    sc = sc.assign(k=sc["term"].map(label))
-    cut = (
-        sc.sort_values("rank")
-        .groupby(["county_code", "term"])
-        .apply(_cutoff, include_groups=False)
-        .rename("cutoff")
-    )
-    sc = sc.join(cut, on=["county_code", "term"])
-    sc["running"] = split_ties(sc["score"] - sc["cutoff"], sc["assigned"])
-    sc["in_design"] = sc["rank"] <= 3 * sc["capacity"]
+    records = pd.DataFrame({
+        "child": sc["child"].to_numpy(), "school": sc["school"].to_numpy(),
+        "k": sc["term"].map(label).to_numpy(), "term": sc["term"].to_numpy(),
+        "county_code": sc["county_code"].astype(str).to_numpy(), "risk_score": sc["score"].to_numpy(),
+        "rank": sc["rank"].to_numpy(), "red_list": np.where(sc["assigned"], "是", "否"),
+        "mentored": np.where(sc["mentored"], "是", "否"),
+    })  # fmt: skip
+    led = prepare_ledger(records, [])
     cols = ["child", "k", "dropped", "p_true", "p_if_mentored", "p_if_not_mentored",
             "dropped_if_mentored", "dropped_if_not_mentored"]  # fmt: skip
-    out = sc.merge(st[cols], on=["child", "k"], how="left")
+    out = led.merge(st[cols], on=["child", "k"], how="left")
     out["effect"] = 100.0 * (
         out["dropped_if_mentored"].astype(float) - out["dropped_if_not_mentored"].astype(float)
     )
     out["effect_expected"] = 100.0 * (out["p_if_mentored"] - out["p_if_not_mentored"])
     return out
-
-
-def _cutoff(g: pd.DataFrame) -> float:
-    cap = int(g["capacity"].iloc[0])
-    s = g["score"].to_numpy()
-    if cap <= 0:
-        return float(s[0]) + 0.05
-    if cap >= len(s):
-        return float(s[-1]) - 0.05
-    return float((s[cap - 1] + s[cap]) / 2)
 
 
 def _row(design, intervention, county, estimand, value, expected, n, **keys) -> dict:
@@ -93,7 +82,7 @@ def _mentoring_rows(led: pd.DataFrame, recent: pd.Series) -> list[dict]:
         pop = g[g["in_design"]]
         rows.append(_row("aipw", "mentoring", county, "ATE", pop["effect"].mean(),
                          pop["effect_expected"].mean(), len(pop)))  # fmt: skip
-        tr = pop[pop["mentored"]]
+        tr = pop[pop["treated"] == 1]
         rows.append(_row("aipw", "mentoring", county, "ATT", tr["effect"].mean(),
                          tr["effect_expected"].mean(), len(tr)))  # fmt: skip
         back = pop[recent.reindex(pop.index, fill_value=False)]
