@@ -70,10 +70,19 @@ def forest(rows: pd.DataFrame, title: str, xlabel: str, names: dict, log: bool =
     for yi, v in zip(y, r["verdict"], strict=True):
         ax.annotate(str(v), (1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=9)
     if log:
+        from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
         ax.set_xscale("log")
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in (0.25, 0.5, 1, 2, 4, 8, 16) if lo <= t <= hi]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=11)
-    ax.legend(loc="lower left", fontsize=8, frameon=False)
+    # Below the axis: inside it would sit on the last county's intervals.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1 - 0.25 / len(r)), ncol=2,
+              fontsize=8, frameon=False)  # fmt: skip
     fig.tight_layout()
     return fig
 
