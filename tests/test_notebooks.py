@@ -13,8 +13,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 #: Notebooks that read the model stage's output (on the linked small prefecture), and
 #: those that read the effects stage's too.
-NEEDS_MODEL = {"02_risk_model", "03_effects"}
-NEEDS_EFFECTS = {"03_effects"}
+NEEDS_MODEL = {"02_risk_model", "03_effects", "county_report", "prefecture_report"}
+NEEDS_EFFECTS = {"03_effects", "county_report", "prefecture_report"}
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

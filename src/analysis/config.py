@@ -117,6 +117,23 @@ class EffectsConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """The reports: how many render at once, the inspection plan's rules, and when the
+    monitoring panel warns that the model no longer fits a county."""
+
+    workers: int
+    notebooks: str
+    prefecture_name: str
+    inspections_per_month: int
+    inspection_cycle_months: int
+    psi_warn: float
+    psi_alert: float
+    drift_features: int
+    oe_band: tuple
+    auc_floor: float
+
+
+@dataclass(frozen=True)
 class PrivacyConfig:
     """Published tables: counts from 1 to ``small_cell - 1`` are suppressed."""
 
@@ -133,6 +150,7 @@ class Config:
     rules: Rules
     model: ModelConfig
     effects: EffectsConfig
+    report: ReportConfig
     privacy: PrivacyConfig
 
     @classmethod
@@ -167,7 +185,7 @@ class Config:
         >>> Config.from_dict({"links": {}})
         Traceback (most recent call last):
         ...
-        analysis.config.ConfigError: configuration: unknown section 'links' (sections: synth, engine, link, rules, model, effects, privacy)
+        analysis.config.ConfigError: configuration: unknown section 'links' (sections: synth, engine, link, rules, model, effects, report, privacy)
         """
         base = base or _defaults()
         if not isinstance(doc, dict):
@@ -274,6 +292,7 @@ _TYPES = {
     "rules": Rules,
     "model": ModelConfig,
     "effects": EffectsConfig,
+    "report": ReportConfig,
     "privacy": PrivacyConfig,
 }
 

@@ -15,7 +15,9 @@ reports, so no other module spells a folder or file name.
       .person_salt                 the key of the pseudonymous person ids (never shared)
     reports/
       validation.json              analysis validate
-      <period>/                    the reports of a period (YYYY-MM)
+      <period>/                    the reports of a period (YYYY-MM): prefecture.html,
+                                   prefecture_public.html, counties/<code>.html, the executed
+                                   notebooks beside them, ledgers/<code>.xlsx, metrics.json
 
 Every stage, the command line, ``validate`` and the notebooks take a ``Layout``.
 
@@ -161,6 +163,11 @@ class Layout:
         ``calibration``, ``bias``)."""
         return self.validation_dir / f"{name}.parquet"
 
+    @property
+    def school_risk(self) -> Path:
+        """Per school of the coming term: pupils, expected dropouts, red-listed pupils."""
+        return self.model / "school_risk.parquet"
+
     def county_lists(self, county: str) -> Path:
         """The folder of one county's lists and card: that county's children only."""
         return self.model / "lists" / str(county)
@@ -207,3 +214,20 @@ class Layout:
     def period(self, period: str) -> Path:
         """The reports of one period (``YYYY-MM``)."""
         return self.reports / period
+
+    def county_report(self, period: str, county: str, suffix: str = ".html") -> Path:
+        """A county's report of a period (``.html``; ``.ipynb``: the executed notebook)."""
+        return self.period(period) / "counties" / f"{county}{suffix}"
+
+    def prefecture_report(self, period: str, public: bool = False, suffix: str = ".html") -> Path:
+        """The prefecture's report of a period (``public``: the version with small counts
+        suppressed)."""
+        return self.period(period) / f"prefecture{'_public' if public else ''}{suffix}"
+
+    def ledger(self, period: str, county: str) -> Path:
+        """A county's follow-up ledger (台账, XLSX) of a period."""
+        return self.period(period) / "ledgers" / f"{county}.xlsx"
+
+    def report_metrics(self, period: str) -> Path:
+        """What ``analysis report`` did for a period: each report's outcome and figures."""
+        return self.period(period) / "metrics.json"

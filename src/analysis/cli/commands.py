@@ -107,6 +107,29 @@ def cmd_effects(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from analysis.report.stage import report
+
+    county = getattr(args, "county", None) or "all"
+    try:
+        summary = _stage(
+            args, "report (notebooks → HTML, ledgers)", report, county=county,
+            period=getattr(args, "period", None), lang=getattr(args, "lang", None) or "zh",
+            force=args.force, progress=None,
+        )  # fmt: skip
+    except ValueError as exc:  # a county, period or language that cannot be used
+        raise UserError(str(exc)) from None
+    failed = summary.manifest.get("failed", [])
+    if failed:
+        console.print(
+            f"[bold red]{len(failed)} report(s) failed[/]: {', '.join(failed)} "
+            "(the others were written; the executed notebook of a failed report is kept "
+            "beside it as <name>.failed.ipynb)"
+        )
+        return 1
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from analysis.validate import validate
 
@@ -119,10 +142,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     for cmd in (cmd_synth, cmd_clean, cmd_link, cmd_model, cmd_effects):
         cmd(args)
-    console.print(
-        f"[bold green]run finished[/] in {time.perf_counter() - t0:.0f} s. Still to come: report."
+    code = cmd_report(args)
+    state = (
+        "[bold green]run finished[/]" if code == 0 else "[bold red]run finished, reports failed[/]"
     )
-    return 0
+    console.print(f"{state} in {time.perf_counter() - t0:.0f} s.")
+    return code
 
 
 def _force(p: argparse.ArgumentParser, what: str) -> None:
@@ -201,11 +226,25 @@ def _effects_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _report_args(p: argparse.ArgumentParser, county: bool = True) -> None:
+    if county:
+        p.add_argument(
+            "--county",
+            help="a county code (e.g. 530402) or all (default: all, with the prefecture's reports)",
+        )
+    p.add_argument(
+        "--period",
+        help="the report's month YYYY-MM (default: the month after the latest attendance records)",
+    )
+    p.add_argument("--lang", choices=("zh", "en"), help="the reports' language (default zh)")
+
+
 def _run_args(p: argparse.ArgumentParser) -> None:
     _synth_args(p)
     _link_args(p)
     _model_args(p)
     _effects_args(p)
+    _report_args(p, county=False)
     _force(p, "rerun every stage")
 
 
@@ -256,6 +295,16 @@ _VERBS = {
         "and the inspections as a placebo; pool the counties' estimates (empirical Bayes) and "
         "say 数据不足以判断 where the data cannot tell. Writes DATA_DIR/processed/effects/.",
     ),
+    "report": (
+        lambda p: (_report_args(p), _force(p, "render again")),
+        cmd_report,
+        "render the county and prefecture reports (HTML) and the counties' ledgers (XLSX)",
+        "Execute the report notebooks with Papermill for every county and the prefecture (and "
+        "its public version, small counts suppressed), in parallel, into self-contained HTML "
+        "files under REPORTS_DIR/<period>/ with the executed notebooks beside them, and write "
+        "each county's follow-up ledger (台账) to REPORTS_DIR/<period>/ledgers/. One report's "
+        "failure does not stop the others; the exit code is 1 if any failed.",
+    ),
     "validate": (
         lambda p: None,
         cmd_validate,
@@ -266,8 +315,8 @@ _VERBS = {
         _run_args,
         cmd_run,
         "run every stage in order, skipping stages whose inputs have not changed",
-        "Run every stage of the pipeline in order (today: synth, clean, link, model, effects), with any "
-        "stage's flags. A stage whose inputs have not changed is skipped.",
+        "Run every stage of the pipeline in order (synth, clean, link, model, effects, report), with "
+        "any stage's flags. A stage whose inputs have not changed is skipped.",
     ),
 }
 

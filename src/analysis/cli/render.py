@@ -22,6 +22,8 @@ _SKIPPED = {
     "(use --force to redo)",
     "effects": "effects: the model's inputs unchanged since the last run: nothing to do "
     "(use --force to redo)",
+    "report": "report: inputs, notebooks and code unchanged since this period's reports were "
+    "rendered: skipped (use --force to render again)",
 }
 
 

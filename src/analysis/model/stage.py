@@ -30,6 +30,7 @@ from analysis.link.tables import BaseTables, base_tables
 from analysis.model.card import model_card
 from analysis.model.features import FEATURES, GROUPS, ModelTables, feature_table, model_tables
 from analysis.model.lists import TIEBREAK, county_lists
+from analysis.model.responsible import coming_school
 from analysis.model.train import RiskModel, Validation, column, fit, group_rate, rolling_validation
 from analysis.privacy import check_one_county
 from analysis.runs import fingerprint, read_manifest, staged, unchanged, write_json
@@ -95,9 +96,25 @@ def capacity_of(t: BaseTables, layout: Layout, pupils: dict, share: float) -> di
     return cap
 
 
-def _who(t: BaseTables, persons: pd.DataFrame) -> pd.DataFrame:
-    """Name, masked ID, township and school name of ``persons`` (for the lists)."""
-    t.con.register("wanted", persons[["person_id", "school_code"]])
+def _roster(t: BaseTables, layout: Layout) -> str:
+    """A view of the school roster with each school's stage (小学, 初中): which schools take
+    pupils moving up to grade 7."""
+    stage = (
+        f"(SELECT school_code, any_value(stage ORDER BY stage) AS stage FROM "
+        f"{scan(layout.table('schools'))} GROUP BY school_code)"
+    )
+    t.con.execute(
+        f"CREATE OR REPLACE TEMP VIEW roster_stage AS SELECT s.*, st.stage FROM {t.schools} s "
+        f"LEFT JOIN {stage} st USING (school_code)"
+    )
+    return "roster_stage"
+
+
+def _who(t: BaseTables, layout: Layout, persons: pd.DataFrame, term: str) -> pd.DataFrame:
+    """Name, masked ID, and the coming term's school and township of ``persons`` (for the
+    lists): the school that must act (:mod:`analysis.model.responsible`)."""
+    coming = coming_school(t.con, persons, term, reg=t.reg, schools=_roster(t, layout))
+    t.con.register("wanted", coming)
     try:
         return t.con.execute(
             f"""WITH r AS (
@@ -109,9 +126,11 @@ def _who(t: BaseTables, persons: pd.DataFrame) -> pd.DataFrame:
                            FILTER (WHERE id_number IS NOT NULL)) AS id_masked
                   FROM r GROUP BY person_id)
             SELECT DISTINCT wanted.person_id, w.name, w.id_masked, s.school_name,
-                   s.school_township AS township, s.county
+                   s.school_township AS township, s.county, wanted.basis AS school_basis,
+                   ls.school_name AS last_school_name
             FROM wanted LEFT JOIN w USING (person_id)
-            LEFT JOIN {t.schools} s ON s.school_code = wanted.school_code"""
+            LEFT JOIN {t.schools} s ON s.school_code = wanted.school_code
+            LEFT JOIN {t.schools} ls ON ls.school_code = wanted.last_school_code"""
         ).df()
     finally:
         t.con.unregister("wanted")
@@ -228,7 +247,8 @@ def _run(m: ModelTables, layout: Layout, stage: Layout, cfg: ModelConfig, key: s
         & (val.predictions["term"] == val.predictions["term"].max())
         & val.predictions["listed"]
     ]
-    red, white = _lists(m.base, final, scored, cap, last_test)
+    red, white = _lists(m.base, layout, final, scored, cap, last_test)
+    _school_risk(m.base, layout, scored, red).to_parquet(stage.school_risk, index=False)
     summary = _summary(val, final, ft, cap, latest, red, white)
     summary["county_names"] = dict(
         m.base.con.execute(f"SELECT DISTINCT county_code, county FROM {m.base.schools}").fetchall()
@@ -248,10 +268,13 @@ def _run(m: ModelTables, layout: Layout, stage: Layout, cfg: ModelConfig, key: s
     return summary, val, final, red, white
 
 
-def _lists(t: BaseTables, final: RiskModel, scored, cap, last_test):
-    """The red and white lists with the name, masked ID, school and responsible unit."""
+def _lists(t: BaseTables, layout: Layout, final: RiskModel, scored, cap, last_test):
+    """The red and white lists with the name, masked ID, and the coming term's school and
+    responsible unit (``school_basis`` says how that school is known)."""
     red, white = county_lists(final, scored, cap, last_test[["person_id", "county_code"]])
-    who = _who(t, pd.concat([red, white])[["person_id", "school_code"]].drop_duplicates())
+    term = str(scored["term"].iloc[0]) if len(scored) else ""
+    wanted = pd.concat([red, white])[["person_id", "school_code", "grade", "grade_prev"]]
+    who = _who(t, layout, wanted.drop_duplicates("person_id"), term)
     cols = [
         "county_code",
         "county",
@@ -264,10 +287,43 @@ def _lists(t: BaseTables, final: RiskModel, scored, cap, last_test):
     ]
     red = red.merge(who, on="person_id", how="left")
     red["responsible_unit"] = red["school_name"].fillna("") + "；" + red["township"].fillna("")
-    red = red[[*cols, "responsible_unit", "rank_in_county", "risk", "reasons", "change"]]
+    red = red[
+        [*cols, "responsible_unit", "school_basis", "last_school_name", "rank_in_county", "risk",
+         "reasons", "change"]
+    ]  # fmt: skip
     white = white.merge(who, on="person_id", how="left")
     white = white[[*cols, "risk", "change", "reasons"]]
     return red, white
+
+
+def _school_risk(
+    t: BaseTables, layout: Layout, scored: pd.DataFrame, red: pd.DataFrame
+) -> pd.DataFrame:
+    """Per school of the coming term (the school each pupil attends then, see
+    :mod:`analysis.model.responsible`): pupils scored, expected dropouts (the sum of their
+    risks, pupils a term) and red-listed pupils. What an inspection plan ranks schools by;
+    counts only, no child."""
+    cols = ["county_code", "school_code", "pupils", "expected_dropouts", "red_listed"]
+    if scored.empty:
+        return pd.DataFrame(columns=cols)
+    term = str(scored["term"].iloc[0])
+    coming = coming_school(
+        t.con, scored[["person_id", "school_code", "grade", "grade_prev"]], term,
+        reg=t.reg, schools=_roster(t, layout),
+    )  # fmt: skip
+    frame = scored[["person_id", "county_code", "risk"]].assign(
+        school_code=coming["school_code"].to_numpy(),
+        red=scored["person_id"].isin(red["person_id"]).to_numpy(),
+    )
+    return (
+        frame.groupby(["county_code", "school_code"], as_index=False)
+        .agg(
+            pupils=("person_id", "size"),
+            expected_dropouts=("risk", "sum"),
+            red_listed=("red", "sum"),
+        )
+        .sort_values(["county_code", "school_code"], ignore_index=True)[cols]
+    )
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
