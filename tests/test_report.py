@@ -140,7 +140,8 @@ def test_ledger_has_dropdowns_and_keys(reported):
     assert head[0] == "编号" and {"跟进情况", "跟进日期", "是否开展结对帮扶"} <= set(head)
     lists = [dv for dv in red.data_validations.dataValidation if dv.type == "list"]
     assert any("已返校" in dv.formula1 for dv in lists)
-    ids = [r[3] for r in red.iter_rows(min_row=2, values_only=True) if r[0]]
+    at = head.index("身份证号")
+    ids = [r[at] for r in red.iter_rows(min_row=2, values_only=True) if r[0]]
     assert ids and all(re.fullmatch(r"\d{6}\*+[\dX]{4}", x) for x in ids if x)
 
 
@@ -188,3 +189,79 @@ def test_executed_notebook_renders_the_same_page(reported):
     period = summary.manifest["period"]
     nb = layout.county_report(period, "530402", ".ipynb")
     assert outside_references(to_html(nb)) == []
+
+
+def test_a_filled_ledger_comes_back(reported, tmp_path):
+    """A county fills in its ledger (a valid visit, a return, a value not in the dropdown,
+    an 编号 changed by hand) and drops it into raw/followup/: after cleaning, the next report
+    shows the follow-ups, lists the two bad entries by sheet and row, and the effects'
+    inputs date the child's return."""
+    from analysis.clean.stage import clean
+    from analysis.effects.inputs import load_inputs
+    from analysis.engine import connect
+    from analysis.report.county import CountyReport
+
+    layout, summary = reported
+    period = summary.manifest["period"]
+    data = tmp_path / "data"
+    (data / "raw").mkdir(parents=True)
+    for f in layout.raw.resolve().rglob("*"):  # the raw files, linked one by one
+        if f.is_file():
+            target = data / "raw" / f.relative_to(layout.raw.resolve())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(f)
+    shutil.copytree(layout.processed, data / "processed")
+    # A county whose follow-up list has a child with an open persuasion case.
+    con = connect()
+    try:
+        before = load_inputs(con, layout, default_config().effects.policy_names).cases
+    finally:
+        con.close()
+    open_cases = set(before.loc[before["return_date"].isna(), "person_id"])
+    counties = sorted(summary.manifest["ledgers"])
+    follow = {c: CountyReport(layout.data, c, period).follow_up_frame(key=True) for c in counties}
+    county = max(counties, key=lambda c: follow[c]["person_id"].isin(open_cases).sum())
+    case_child = (
+        follow[county].loc[follow[county]["person_id"].isin(open_cases), "person_id"].iloc[0]
+    )
+
+    wb = openpyxl.load_workbook(layout.ledger(period, county))
+    red, fol = wb["红名单"], wb["跟进名单"]
+    col = {c.value: c.column for c in red[1]}
+    red.cell(2, col["是否开展结对帮扶"], "否")
+    red.cell(2, col["跟进情况"], "已家访")
+    red.cell(2, col["跟进日期"], pd.Timestamp("2021-09-10").to_pydatetime())
+    red.cell(3, col["跟进情况"], "已经回来了")  # not in the dropdown
+    fcol = {c.value: c.column for c in fol[1]}
+    row = next(r for r in range(2, fol.max_row + 1) if fol.cell(r, 1).value == case_child)
+    fol.cell(row, fcol["跟进情况"], "已返校")
+    fol.cell(row, fcol["跟进日期"], "2021-09-15")
+    n = fol.max_row + 1
+    fol.cell(n, 1, "0123456789abcdef")  # an 编号 that is no child
+    fol.cell(n, fcol["跟进情况"], "已家访")
+    (data / "raw" / "followup").mkdir()
+    wb.save(data / "raw" / "followup" / "9月台账（已填）.xlsx")
+
+    clean(Layout(data))
+    manifest = json.loads(Layout(data).clean_manifest.read_text())
+    ledger_file = next(f for f in manifest["files"] if f["file"].startswith("followup/"))
+    assert ledger_file["status"] != "rejected"
+
+    r = CountyReport(data, county, period)
+    first = r.red_list_frame().iloc[0]
+    assert first["最近跟进"] == "已家访（2021-09-10）"
+    bad = r.invalid_ledger_entries()
+    assert sorted(zip(bad["工作表"], bad["行"], strict=True)) == [("红名单", 3), ("跟进名单", n)]
+    assert set(bad["填写的值"]) == {"已经回来了", "0123456789abcdef"}
+    assert "编号不存在" in " ".join(bad["原因"])
+    html = r.actions()
+    assert "已返校（2021-09-15）" in html and "无法采用" in html
+
+    con = connect()
+    try:
+        inp = load_inputs(con, Layout(data), default_config().effects.policy_names)
+    finally:
+        con.close()
+    case = inp.cases[inp.cases["person_id"] == case_child]
+    assert "2021-09-15" in case["return_date"].astype(str).tolist()
+    assert any("returned ledgers" in note for note in inp.notes)

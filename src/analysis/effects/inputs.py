@@ -5,6 +5,8 @@
 * **ledger**: the red-list screening ledgers (红名单排查) linked to persons, with each
   county-term's cutoff and the running variable (score minus cutoff);
 * **cases**: the persuasion ledgers (劝返复学台账) linked to persons, with their county;
+  returned follow-up ledgers (:mod:`analysis.followup`) add their dated steps and returns,
+  and their 是否开展结对帮扶 overrides the red-list ledger's mentoring record;
 * **adoption**: each county's adoption term of each county policy (政策措施实施情况);
 * **inspections**: the inspection records (督查记录), per school and term.
 
@@ -20,6 +22,7 @@ import pandas as pd
 
 from analysis.calendar import term_of
 from analysis.engine import scan
+from analysis.followup import read_followup
 from analysis.layout import Layout
 from analysis.resources import legacy_county_names
 
@@ -65,8 +68,9 @@ def load_inputs(con, layout: Layout, policy_names: dict[str, str]) -> EffectInpu
     pupils = con.execute(
         f"SELECT {cols} FROM {scan(layout.features)} WHERE dropout IS NOT NULL"
     ).df()
-    ledger = _ledger(con, layout, roster, pupils, notes)
-    cases = _cases(con, layout, roster, notes)
+    entries = read_followup(layout)
+    ledger = _ledger(con, layout, roster, pupils, notes, entries)
+    cases = apply_followup(_cases(con, layout, roster, notes), entries, notes)
     adoption = _adoption(con, layout, roster, policy_names, notes)
     insp = _inspections(con, layout, roster)
     return EffectInputs(pupils, ledger, cases, adoption, insp, counties, notes, roster)
@@ -81,11 +85,12 @@ def _linked(con, layout: Layout, kind: str) -> str:
          AND p.source_row = t.source_row)"""
 
 
-def _ledger(con, layout: Layout, roster, pupils, notes) -> pd.DataFrame:
+def _ledger(con, layout: Layout, roster, pupils, notes, entries=None) -> pd.DataFrame:
     if not layout.table("redlist").exists():
         notes.append("no red-list ledgers (红名单排查): mentoring cannot be evaluated")
         return pd.DataFrame()
     led = con.execute(f"SELECT * FROM {_linked(con, layout, 'redlist')}").df()
+    led = apply_mentoring(led, entries, notes)
     # The county: the pupil's own registry that term, else the roster's school of that name.
     own = pupils[["person_id", "term", "county_code"]].drop_duplicates(["person_id", "term"])
     led = led.merge(own, on=["person_id", "term"], how="left")
@@ -96,6 +101,85 @@ def _ledger(con, layout: Layout, roster, pupils, notes) -> pd.DataFrame:
         notes.append(f"{lost} ledger rows with no county (unknown school, unlinked pupil) left out")
     led = led.dropna(subset=["county_code"])
     return prepare_ledger(led, notes)
+
+
+#: A returned ledger's 跟进情况 that records a persuasion step, and the case column it dates.
+STEP_ENTRIES = {
+    "劝返第1步（劝返教育）": "step1",
+    "劝返第2步（责令改正）": "step2",
+    "劝返第3步（行政处罚）": "step3",
+    "劝返第4步（申请法院强制执行）": "step4",
+}
+
+
+def apply_mentoring(led: pd.DataFrame, entries: pd.DataFrame | None, notes: list[str]):
+    """The red-list ledger with 是否开展结对帮扶 from returned follow-up ledgers
+    (:mod:`analysis.followup`) over its own, for the same pupil and term: the school's
+    record of who was actually mentored.
+
+    >>> led = pd.DataFrame({"person_id": ["a", "b"], "term": ["2020-2"] * 2, "mentored": ["是"] * 2})
+    >>> e = pd.DataFrame({"person_id": ["b"], "term": ["2020-2"], "mentored": ["否"],
+    ...                   "follow_date": [None], "source_row": [1]})
+    >>> apply_mentoring(led, e, [])["mentored"].tolist()
+    ['是', '否']
+    """
+    if entries is None or entries.empty or "person_id" not in led:
+        return led
+    e = entries.dropna(subset=["mentored", "term"])
+    if e.empty:
+        return led
+    e = e.sort_values(["source_row"]).drop_duplicates(["person_id", "term"], keep="last")
+    led = led.merge(
+        e[["person_id", "term", "mentored"]].rename(columns={"mentored": "_m"}),
+        on=["person_id", "term"], how="left",
+    )  # fmt: skip
+    changed = int((led["_m"].notna() & (led["_m"] != led.get("mentored"))).sum())
+    led["mentored"] = led["_m"].fillna(led["mentored"]) if "mentored" in led else led["_m"]
+    notes.append(f"returned ledgers: mentoring of {int(led['_m'].notna().sum())} pupils "
+                 f"recorded ({changed} changed)")  # fmt: skip
+    return led.drop(columns="_m")
+
+
+def apply_followup(cases: pd.DataFrame, entries: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Persuasion cases with the steps and returns of returned follow-up ledgers: an entry
+    dated on or after a case's detection fills that case's step date (a step the ledger has
+    not dated yet) or its return (已返校, when the case has none); the child's latest case
+    detected by then takes it.
+
+    >>> cases = pd.DataFrame({"person_id": ["a"], "detected": pd.to_datetime(["2021-03-01"]),
+    ...     "step1": [None], "step2": [None], "step3": [None], "step4": [None],
+    ...     "return_date": [None], "outcome": ["未返校"]})
+    >>> e = pd.DataFrame({"person_id": ["a", "a"], "follow_up": ["劝返第2步（责令改正）", "已返校"],
+    ...     "follow_date": pd.to_datetime(["2021-04-01", "2021-05-06"]), "source_row": [1, 2]})
+    >>> out = apply_followup(cases, e, [])
+    >>> out.loc[0, ["step2", "return_date", "outcome"]].astype(str).tolist()
+    ['2021-04-01', '2021-05-06', '已返校']
+    """
+    if cases.empty or entries is None or entries.empty:
+        return cases
+    e = entries.dropna(subset=["follow_up", "follow_date"])
+    e = e[e["follow_up"].isin([*STEP_ENTRIES, "已返校"])]
+    if e.empty:
+        return cases
+    cases = cases.copy()
+    detected = pd.to_datetime(cases["detected"])
+    used = 0
+    for r in e.sort_values(["follow_date", "source_row"]).itertuples(index=False):
+        when = pd.Timestamp(r.follow_date)
+        mine = cases.index[(cases["person_id"] == r.person_id) & (detected <= when)]
+        if not len(mine):
+            continue
+        i = detected[mine].idxmax()
+        col = STEP_ENTRIES.get(r.follow_up, "return_date")
+        if pd.isna(cases.at[i, col]):
+            cases[col] = cases[col].astype(object)
+            cases.at[i, col] = when.date()
+            if col == "return_date":
+                cases.at[i, "outcome"] = "已返校"
+            used += 1
+    if used:
+        notes.append(f"returned ledgers: {used} persuasion steps or returns added to the cases")
+    return cases
 
 
 def prepare_ledger(led: pd.DataFrame, notes: list[str]) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import followup
 from analysis.config import Config
 from analysis.layout import Layout
 from analysis.report import actions, display, effects, indicators, monitoring
@@ -111,9 +112,13 @@ class CountyReport:
                 "主要原因": red["reasons"],
                 "名单变化": red["change"],
                 "风险": (100 * red["risk"]).map(lambda v: f"{v:.2f}%"),
+                "最近跟进": self._last_follow_up(red["person_id"]),
             }
         )
-        return out.assign(person_id=red["person_id"])[["person_id", *out]] if key else out
+        if not key:
+            return out
+        term = self.model_summary["listed_term"]
+        return out.assign(person_id=red["person_id"], 学期=term)[["person_id", "学期", *out]]
 
     def follow_up_frame(self, key: bool = False) -> pd.DataFrame:
         """The children of the three lists still to follow up (``key``: with
@@ -132,9 +137,26 @@ class CountyReport:
                 "发现时间": f["since"],
                 "劝返进展": f["case_step"],
                 "证据": f["evidence"],
+                "最近跟进": self._last_follow_up(f["person_id"]),
             }
         )
         return out.assign(person_id=f["person_id"])[["person_id", *out]] if key else out
+
+    def _last_follow_up(self, person_ids: pd.Series) -> pd.Series:
+        """The latest entry of a returned ledger for each child (empty if none)."""
+        if not hasattr(self, "_latest"):
+            self._latest = followup.latest(followup.read_followup(self.layout)).set_index(
+                "person_id"
+            )["最近跟进"]
+        found = person_ids.map(self._latest).astype(object)
+        return found.where(found.notna(), "").to_numpy()
+
+    def invalid_ledger_entries(self) -> pd.DataFrame:
+        """Entries of this county's returned ledgers that could not be used, by row."""
+        bad = followup.invalid_entries(self.layout)
+        mine = followup.file_counties(self.layout)
+        mine = set(mine.loc[mine["county_code"] == self.county, "source_file"])
+        return bad[bad["文件"].isin(mine)].reset_index(drop=True)
 
     def write_ledger(self, path: Path) -> None:
         """The county's follow-up ledger (:mod:`analysis.report.ledger`) to ``path``."""
@@ -194,8 +216,17 @@ class CountyReport:
                 display.table_html(columns(follow, lang), wrap=("证据", "evidence")),
                 display.heading(t("plan", lang), 3, plan_meta),
                 display.table_html(columns(plan, lang)),
+                self._invalid_section(),
             ]
         )
+
+    def _invalid_section(self) -> str:
+        bad = self.invalid_ledger_entries()
+        if bad.empty:
+            return ""
+        return display.heading(
+            t("invalid", self.lang), 3, t("invalid_meta", self.lang, n=len(bad))
+        ) + display.table_html(columns(bad, self.lang))
 
     # ---- 2. indicators ------------------------------------------------------------------
     def indicators(self) -> str:

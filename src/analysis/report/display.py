@@ -18,6 +18,9 @@ import html as _html
 
 import pandas as pd
 
+#: Tables wider than this many columns become one card per row on a phone.
+CARD_COLUMNS = 5
+
 #: The stylesheet of the reports (added to the page by the template's ``extra_css`` block).
 CSS = """
 body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsoft YaHei",
@@ -50,6 +53,16 @@ body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsof
   .rp p, .rp li, .rp .box { font-size: 14px; }
   .rp table { font-size: 12px; }
   .jp-OutputPrompt, .jp-InputPrompt { display: none; }
+  /* A wide table becomes one card per row: each cell on its own line, its column's name
+     before it. */
+  .rp table.cards, .rp table.cards tbody, .rp table.cards tr, .rp table.cards td {
+    display: block; width: auto; }
+  .rp table.cards thead { display: none; }
+  .rp table.cards tr { border: 1px solid #ccc; border-radius: 4px; margin: 0 0 8px 0;
+                       padding: 4px 6px; }
+  .rp table.cards td { border: none; padding: 1px 0; text-align: left !important;
+                       white-space: normal; min-width: 0; }
+  .rp table.cards td::before { content: attr(data-label) "："; color: #666; }
 }
 @media print {
   .rp .tbl { overflow: visible; }
@@ -64,20 +77,21 @@ def _esc(v) -> str:
     return _html.escape("" if v is None else str(v))
 
 
-def _cell(v, wrap: bool) -> str:
+def _cell(v, wrap: bool, label: str) -> str:
+    lab = f' data-label="{_esc(label)}"'
     if v is None or (not isinstance(v, str) and pd.isna(v)):
-        return "<td>—</td>"
+        return f"<td{lab}>—</td>"
     if isinstance(v, bool):
-        return f"<td>{'是' if v else '否'}</td>"
+        return f"<td{lab}>{'是' if v else '否'}</td>"
     if isinstance(v, int) or (hasattr(v, "dtype") and str(getattr(v, "dtype", "")) == "int64"):
-        return f'<td class="num">{int(v):,}</td>'
+        return f'<td class="num"{lab}>{int(v):,}</td>'
     if isinstance(v, float):
         text = f"{v:,.0f}" if v.is_integer() and abs(v) >= 1 else f"{v:,.3g}"
-        return f'<td class="num">{text}</td>'
+        return f'<td class="num"{lab}>{text}</td>'
     if isinstance(v, pd.Timestamp):
-        return f"<td>{v:%Y-%m-%d}</td>"
+        return f"<td{lab}>{v:%Y-%m-%d}</td>"
     cls = ' class="wrap"' if wrap else ""
-    return f"<td{cls}>{_esc(v)}</td>"
+    return f"<td{cls}{lab}>{_esc(v)}</td>"
 
 
 def table_html(
@@ -98,13 +112,14 @@ def table_html(
     head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
     body = "".join(
         "<tr>"
-        + "".join(_cell(v, c in wrap) for c, v in zip(frame.columns, row, strict=True))
+        + "".join(_cell(v, c in wrap, str(c)) for c, v in zip(frame.columns, row, strict=True))
         + "</tr>"
         for row in frame.itertuples(index=False, name=None)
     )
+    kind = "cards" if len(frame.columns) > CARD_COLUMNS else "plain"
     return (
-        f'<div class="rp"><div class="tbl"><table>{cap}<thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div></div>"
+        f'<div class="rp"><div class="tbl"><table class="{kind}">{cap}<thead><tr>{head}</tr>'
+        f"</thead><tbody>{body}</tbody></table></div></div>"
     )
 
 

@@ -14,7 +14,7 @@ this data folder), which is how a filled ledger is tied back to the child: ID nu
 masked in the ledger. The follow-up columns are ``跟进情况`` (a dropdown of
 :data:`FOLLOW_UP`), ``跟进日期`` (a date) and ``备注``. openpyxl writes the dropdown as a
 data validation, which Excel and WPS enforce on typing but not on pasting, so
-:func:`analysis.report.ledger_read.read_ledger` checks every value when the ledger comes
+the cleaning checks every value (:mod:`analysis.followup`) when the ledger comes
 back.
 
 Examples
@@ -66,8 +66,8 @@ _INSTRUCTIONS = [
     "“编号”是系统内的学生编号，请勿修改或删除，系统据此把填写结果对应到学生。",
     "请在每一行填写：跟进情况（从下拉列表选择）、跟进日期（如2021-09-15）、备注（可选）。",
     "红名单另填：是否开展结对帮扶（是/否）和包保责任人。",
-    "填好后把本文件放回数据目录 data/raw/ 下（任一子目录均可），下次运行 analysis run 时读取；"
-    "无效的填写会按行列出，不会被采用。",
+    "填好后把本文件放入数据目录的 data/raw/followup/ 文件夹（文件名不限），下次运行 analysis run 时读取；"
+    "无效的填写会在下一期县级月报中按文件、工作表和行号列出，不会被采用。",
     "",
     "跟进情况可选值：",
 ]

@@ -51,6 +51,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "每月至少{per}所，两个月内覆盖全部{n}所初中，按下学期预计辍学人数从高到低安排。",
         "At least {per} schools a month, all {n} junior-middle schools within two months, riskiest first.",
     ),
+    "invalid": ("上次台账中无法采用的填写", "Ledger entries that could not be used"),
+    "invalid_meta": (
+        "共{n}处。请按文件、工作表和行号更正后重新提交（跟进情况须从下拉列表选择，编号不得改动）。",
+        "{n} entries. Correct them by file, sheet and row and hand the ledger in again.",
+    ),
     "indicators": ("二、主要指标", "2. Indicators"),
     "enrolment": ("入学率（本县与全市）", "Enrolment rates (county and prefecture)"),
     "consolidation": ("九年义务教育巩固率", "Nine-year consolidation rate"),
@@ -138,6 +143,13 @@ COLUMNS_EN = {
     "训练时平均": "mean in training",
     "现在平均": "mean now",
     "判断": "reading",
+    "最近跟进": "latest follow-up",
+    "文件": "file",
+    "工作表": "sheet",
+    "行": "row",
+    "列": "column",
+    "填写的值": "value written",
+    "原因": "reason",
 }
 
 
