@@ -13,8 +13,9 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 #: Notebooks that read the model stage's output (on the linked small prefecture), and
 #: those that read the effects stage's too.
-NEEDS_MODEL = {"02_risk_model", "03_effects", "county_report", "prefecture_report"}
-NEEDS_EFFECTS = {"03_effects", "county_report", "prefecture_report"}
+NEEDS_LINK = {"02_linkage"}
+NEEDS_MODEL = {"03_risk_model", "04_effects", "county_report", "prefecture_report"}
+NEEDS_EFFECTS = {"04_effects", "county_report", "prefecture_report"}
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -31,6 +32,8 @@ def test_notebook_runs_on_the_small_prefecture(nb, request, tmp_path):
             from analysis.effects.stage import effects
 
             effects(Layout(data_dir))
+    elif nb.stem in NEEDS_LINK:
+        data_dir, _, _ = request.getfixturevalue("linked")
     else:
         from analysis.clean.stage import clean
 

@@ -66,6 +66,14 @@ def test_every_report_and_ledger_is_written(reported):
     for public in (False, True):
         assert layout.prefecture_report(period, public).is_file()
     assert json.loads(layout.report_metrics(period).read_text())["failed"] == []
+    # Codes stay text in the executed notebook's parameters (a dict, not -p on a command line).
+    injected = json.loads(layout.county_report(period, counties[0], ".ipynb").read_text())
+    source = "".join(
+        "".join(c["source"])
+        for c in injected["cells"]
+        if "injected-parameters" in c["metadata"].get("tags", [])
+    )
+    assert f'county = "{counties[0]}"' in source
     assert not [p for p in _files(layout, period) if ".part" in p.name or "failed" in p.name]
 
 
@@ -265,3 +273,28 @@ def test_a_filled_ledger_comes_back(reported, tmp_path):
     case = inp.cases[inp.cases["person_id"] == case_child]
     assert "2021-09-15" in case["return_date"].astype(str).tolist()
     assert any("returned ledgers" in note for note in inp.notes)
+
+
+def test_reports_look_right_in_a_browser(reported, tmp_path):
+    """Headless Chromium, network off, renders the prefecture report and a county report at
+    desktop and phone width: the pages draw (text and figures, not a blank page) and the
+    phone page is as narrow as the phone."""
+    import matplotlib.image as mpimg
+
+    from analysis.report.screenshot import WIDTHS, chromium, screenshot
+
+    if chromium() is None:
+        pytest.skip(
+            "headless Chromium is not installed (Debian: apt-get install "
+            "chromium-headless-shell), so the reports were not looked at in a browser"
+        )
+    layout, summary = reported
+    period = summary.manifest["period"]
+    pages = [layout.prefecture_report(period), layout.county_report(period, "530402")]
+    for page in pages:
+        for device, width in WIDTHS.items():
+            shot = screenshot(page, tmp_path / f"{page.stem}-{device}.png", width, 1600)
+            img = mpimg.imread(shot["png"])
+            assert img.shape[1] == width
+            dark = (img[..., :3].mean(axis=2) < 0.5).mean()
+            assert 0.005 < dark < 0.5, (page.name, device, dark)  # text drawn, not blank

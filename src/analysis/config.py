@@ -124,6 +124,7 @@ class ReportConfig:
     workers: int
     notebooks: str
     prefecture_name: str
+    screenshots: bool
     inspections_per_month: int
     inspection_cycle_months: int
     psi_warn: float

@@ -53,6 +53,7 @@ def _config(args: argparse.Namespace) -> Config:
     config = config.with_("link", engine=flags.get("engine"))
     capacity = parse_capacity(flags["capacity"]) if flags.get("capacity") else None
     config = config.with_("effects", ri_draws=flags.get("draws"))
+    config = config.with_("report", screenshots=flags.get("screenshots"))
     return config.with_(
         "model", capacity=capacity, n_test=flags.get("test_terms"), n_boot=flags.get("boot")
     )
@@ -237,6 +238,12 @@ def _report_args(p: argparse.ArgumentParser, county: bool = True) -> None:
         help="the report's month YYYY-MM (default: the month after the latest attendance records)",
     )
     p.add_argument("--lang", choices=("zh", "en"), help="the reports' language (default zh)")
+    p.add_argument(
+        "--screenshots",
+        action="store_true",
+        default=None,
+        help="also render each report to PNG at desktop and phone width (headless Chromium)",
+    )
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:

@@ -124,3 +124,91 @@ def summary_tables(manifest: dict, layout: Layout) -> tuple[dict[str, pd.DataFra
             notes.append(COMPARISON_LEGEND)
     notes.append(f"Person index, lists and indicators in {layout.processed}.")
     return tables, notes
+
+
+def match_probabilities(layout: Layout) -> pd.DataFrame:
+    """The probabilistic links' match probabilities, binned: how close to the threshold the
+    linker had to go (``bin`` lower edge, ``rows``, ``rule``)."""
+    import duckdb
+
+    from analysis.engine import scan
+
+    with duckdb.connect() as con:
+        return con.execute(
+            f"""SELECT rule, floor(match_probability * 1000) / 1000 AS bin, count(*) AS rows
+            FROM {scan(layout.person_index)}
+            WHERE match_probability IS NOT NULL GROUP BY ALL ORDER BY rule, bin"""
+        ).df()
+
+
+def weak_spots(validation: dict | None) -> pd.DataFrame | None:
+    """Pairwise precision and recall by kind of identity error, from ``analysis validate``'s
+    report (synthetic data only: a real prefecture has no truth), weakest recall first; None
+    when the report is not there."""
+    if not validation or "link" not in validation:
+        return None
+    rows = [
+        {"error": k, "records": v["records"], "precision": v["precision"], "recall": v["recall"]}
+        for k, v in validation["link"].get("by_error", {}).items()
+    ]
+    return pd.DataFrame(rows).sort_values("recall", ignore_index=True)
+
+
+def lists_by_county(doc: dict, year: int | None = None) -> pd.DataFrame:
+    """Children on each comparison list by county and category, for school year ``year``
+    (default: the latest), counties as rows (the prefecture last)."""
+    c = pd.DataFrame(doc.get("comparisons", []))
+    if c.empty:
+        return c
+    year = year or int(c["school_year"].max())
+    c = c[c["school_year"] == year]
+    c = c.assign(column=c["list"].str[:1] + " " + c["category"])
+    out = c.pivot_table(index="county_code", columns="column", values="children", aggfunc="sum")
+    out = out.fillna(0).astype(int)
+    order = [k for k in out.index if k != "5304"] + (["5304"] if "5304" in out.index else [])
+    return out.loc[order].rename(index=_county).rename_axis(index=f"county ({year}/{year + 1})")
+
+
+#: Statuses of the timeline in the order a strip chart stacks them.
+TIMELINE_STATUSES = (
+    "在读",
+    "送教上门",
+    "返校",
+    "疑似辍学",
+    "辍学",
+    "休学",
+    "转出",
+    "失学",
+    "残疾缓学",
+)
+
+
+def example_timeline(layout: Layout, status: str = "返校") -> pd.DataFrame:
+    """One child's status in every term, chosen as the first (by pseudonymous id) who ever
+    had ``status``: the person id, term, status and school code, no name."""
+    import duckdb
+
+    from analysis.engine import scan
+
+    path = layout.check("timeline")
+    with duckdb.connect() as con:
+        return con.execute(
+            f"""WITH who AS (SELECT min(person_id) AS person_id FROM {scan(path)}
+                             WHERE status = '{status}')
+            SELECT t.person_id, t.term, t.status, t.school_code, t.county_code
+            FROM {scan(path)} t SEMI JOIN who USING (person_id) ORDER BY t.term"""
+        ).df()
+
+
+def status_counts(layout: Layout) -> pd.DataFrame:
+    """Children by status and term (the timeline, counted): terms as rows."""
+    import duckdb
+
+    from analysis.engine import scan
+
+    with duckdb.connect() as con:
+        t = con.execute(
+            f"SELECT term, status, count(*) AS n FROM {scan(layout.check('timeline'))} GROUP BY ALL"
+        ).df()
+    out = t.pivot_table(index="term", columns="status", values="n", aggfunc="sum").fillna(0)
+    return out[[s for s in TIMELINE_STATUSES if s in out.columns]].astype(int)

@@ -90,6 +90,12 @@ class CountyReport:
             out += display.paragraph(t("english_note", "en"))
         return out
 
+    def contents(self) -> str:
+        """Links to the sections (the red list can be long)."""
+        keys = ["red_list", "follow_up", "plan", "indicators", "effects", "model"]
+        anchors = ["red", "follow", "plan", "indicators", "effects", "model"]
+        return display.contents([(a, t(k, self.lang)) for a, k in zip(anchors, keys, strict=True)])
+
     # ---- 1. actions ---------------------------------------------------------------------
     def red_list_frame(self, key: bool = False) -> pd.DataFrame:
         """The red list as the report shows it (masked IDs, the coming term's school);
@@ -206,15 +212,18 @@ class CountyReport:
         )
         return "\n".join(
             [
-                display.heading(t("actions", lang)),
+                display.heading(t("actions", lang), anchor="actions"),
+                self.contents(),
                 head,
                 display.heading(
-                    t("red_list", lang), 3, t("red_list_meta", lang, n=len(red), new=new)
+                    t("red_list", lang), 3, t("red_list_meta", lang, n=len(red), new=new), "red"
                 ),
                 display.table_html(columns(red, lang), wrap=("主要原因", "main reasons")),
-                display.heading(t("follow_up", lang), 3, t("follow_up_meta", lang, n=len(follow))),
+                display.heading(
+                    t("follow_up", lang), 3, t("follow_up_meta", lang, n=len(follow)), "follow"
+                ),
                 display.table_html(columns(follow, lang), wrap=("证据", "evidence")),
-                display.heading(t("plan", lang), 3, plan_meta),
+                display.heading(t("plan", lang), 3, plan_meta, "plan"),
                 display.table_html(columns(plan, lang)),
                 self._invalid_section(),
             ]
@@ -239,7 +248,7 @@ class CountyReport:
         notes = n1 + n2
         return "\n".join(
             [
-                display.heading(t("indicators", lang)),
+                display.heading(t("indicators", lang), anchor="indicators"),
                 display.heading(t("enrolment", lang), 3),
                 display.table_html(columns(enrol, lang)),
                 display.heading(t("consolidation", lang), 3),
@@ -269,7 +278,9 @@ class CountyReport:
         sentences = e["说明"].tolist() if len(e) else []
         return "\n".join(
             [
-                display.heading(t("effects", self.lang), 2, t("effects_meta", self.lang)),
+                display.heading(
+                    t("effects", self.lang), 2, t("effects_meta", self.lang), "effects"
+                ),
                 display.table_html(columns(e.drop(columns="说明"), self.lang)),
                 "".join(display.paragraph(s) for s in sentences),
             ]
@@ -362,7 +373,7 @@ class CountyReport:
         ) if len(shifts) else pd.DataFrame()  # fmt: skip
         return "\n".join(
             [
-                display.heading(t("model", lang), 2, t("model_meta", lang)),
+                display.heading(t("model", lang), 2, t("model_meta", lang), "model"),
                 display.heading(t("card", lang), 3),
                 display.table_html(card),
                 display.heading(t("monitoring_panel", lang), 3),

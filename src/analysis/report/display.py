@@ -131,10 +131,19 @@ def box(text: str | list[str], kind: str = "note") -> str:
     return f'<div class="rp"><div class="box {kind}">{inner}</div></div>'
 
 
-def heading(text: str, level: int = 2, meta: str | None = None) -> str:
-    """A section heading, with an optional grey line under it."""
+def heading(text: str, level: int = 2, meta: str | None = None, anchor: str | None = None) -> str:
+    """A section heading, with an optional grey line under it and an ``anchor`` (an id
+    the report's contents link to)."""
     m = f'<p class="meta">{_esc(meta)}</p>' if meta else ""
-    return f'<div class="rp"><h{level}>{_esc(text)}</h{level}>{m}</div>'
+    ident = f' id="{_esc(anchor)}"' if anchor else ""
+    return f'<div class="rp"><h{level}{ident}>{_esc(text)}</h{level}>{m}</div>'
+
+
+def contents(items: list[tuple[str, str]]) -> str:
+    """Links to the report's sections, (anchor, title) pairs: on a phone, the way past a long
+    list. Links stay inside the page."""
+    links = " · ".join(f'<a href="#{_esc(a)}">{_esc(t)}</a>' for a, t in items)
+    return f'<div class="rp"><p class="meta">{links}</p></div>'
 
 
 def paragraph(text: str) -> str:

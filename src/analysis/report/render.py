@@ -193,9 +193,23 @@ def _run_job(job: Job) -> Result:
         )
 
 
+#: Thread pools of the numeric libraries, one thread each in a worker's kernel: with several
+#: kernels on the cores at once, OpenMP and OpenBLAS threads that spin while they wait made
+#: the parallel run 1.3× faster than one after another instead of 1.9× (benchmarks/
+#: bench_report.py). A value the user set is kept.
+SINGLE_THREADED = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _worker_setup() -> None:
+    for name in SINGLE_THREADED:
+        os.environ.setdefault(name, "1")
+
+
 def render_all(jobs: list[Job], workers: int = 2, progress=None) -> list[Result]:
     """Run ``jobs`` in ``workers`` processes (1: one after another in this process); results
-    in the order of ``jobs``. ``progress``, if given, is called with each finished result."""
+    in the order of ``jobs``. ``progress``, if given, is called with each finished result.
+    Each worker's kernels run their numeric libraries single-threaded
+    (:data:`SINGLE_THREADED`): the parallelism is across reports."""
     if workers <= 1 or len(jobs) <= 1:
         results = []
         for job in jobs:
@@ -204,7 +218,9 @@ def render_all(jobs: list[Job], workers: int = 2, progress=None) -> list[Result]
                 progress(results[-1])
         return results
     ctx = multiprocessing.get_context("spawn")  # no forked DuckDB or kernel state
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_worker_setup
+    ) as pool:
         futures = [pool.submit(run_job, job) for job in jobs]
         results = []
         for job, fut in zip(jobs, futures, strict=True):

@@ -152,6 +152,8 @@ def report(
         progress=(lambda r: progress(f"{r.name} {'ok' if r.ok else 'FAILED'}")) if progress else None,
     )  # fmt: skip
     manifest = _manifest(results, ledgers, period, lang, key, time.perf_counter() - t0)
+    if config.report.screenshots:
+        manifest["screenshots"] = _screenshots(results)
     if county == "all":
         write_json(metrics_path, manifest)
     return StageSummary("report", False, manifest, _tables(manifest), _notes(layout, period))
@@ -170,6 +172,27 @@ def _ledgers(layout: Layout, config: Config, counties: list[str], period: str, l
             out[code] = {"ok": True, "seconds": round(time.perf_counter() - t0, 2)}
         except Exception as exc:  # reported by county; the others go on
             out[code] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return out
+
+
+def _screenshots(results: list[Result]) -> dict:
+    """Each rendered page as PNGs beside it (``<name>.desktop.png``, ``<name>.phone.png``);
+    a missing browser is said once, not raised."""
+    from analysis.report.screenshot import WIDTHS, screenshot
+
+    out = {}
+    for r in results:
+        if not r.ok:
+            continue
+        html = Path(r.html)
+        try:
+            for device, width in WIDTHS.items():
+                shot = screenshot(html, html.with_suffix(f".{device}.png"), width)
+            out[r.name] = {"ok": True, "offline": shot["offline"]}
+        except (FileNotFoundError, RuntimeError, OSError) as exc:
+            out[r.name] = {"ok": False, "error": str(exc)}
+            if isinstance(exc, FileNotFoundError):
+                break
     return out
 
 
