@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -174,20 +175,19 @@ def test_a_failing_report_does_not_stop_the_others(reported, tmp_path):
 
 def test_command_line_report(reported):
     layout, _ = reported
-    exe = shutil.which("analysis")
-    assert exe
+    exe = [sys.executable, "-m", "analysis"]  # the command of this environment
     bad = subprocess.run(
-        [exe, "--data-dir", str(layout.data), "report", "--county", "999999"],
+        [*exe, "--data-dir", str(layout.data), "report", "--county", "999999"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert bad.returncode == 2 and "999999" in bad.stdout and "Traceback" not in bad.stdout
     bad = subprocess.run(
-        [exe, "--data-dir", str(layout.data), "report", "--period", "2021-8"],
+        [*exe, "--data-dir", str(layout.data), "report", "--period", "2021-8"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert bad.returncode == 2 and "YYYY-MM" in bad.stdout
     again = subprocess.run(
-        [exe, "--data-dir", str(layout.data), "report"], capture_output=True, text=True
+        [*exe, "--data-dir", str(layout.data), "report"], capture_output=True, text=True
     )
     assert again.returncode == 0 and "skipped" in again.stdout.lower()
 

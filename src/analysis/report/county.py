@@ -19,7 +19,7 @@ Examples
 >>> r.period > "2021", r.name
 (True, '新平彝族傣族自治县')
 >>> red = r.red_list_frame()
->>> red.columns[:3].tolist(), red["身份证号"].str.contains(r"^\\d{6}\\*+\\w{4}$").all()
+>>> red.columns[:3].tolist(), bool(red["身份证号"].str.contains(r"^\\d{6}\\*+\\w{4}$").all())
 (['排名', '姓名', '身份证号'], True)
 """
 

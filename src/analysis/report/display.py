@@ -20,6 +20,8 @@ import pandas as pd
 
 #: Tables wider than this many columns become one card per row on a phone.
 CARD_COLUMNS = 5
+#: Text this short (a name, a code, a grade) is never broken across lines.
+SHORT = 8
 
 #: The stylesheet of the reports (added to the page by the template's ``extra_css`` block).
 CSS = """
@@ -38,6 +40,7 @@ body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsof
 .rp table th, .rp table td { border: 1px solid #ddd; padding: 3px 6px; vertical-align: top;
                              text-align: left !important; max-width: none; }
 .rp table td.num { text-align: right !important; white-space: nowrap; }
+.rp table td.short { white-space: nowrap; }
 .rp td.wrap { min-width: 16em; white-space: normal; }
 .rp caption { caption-side: top; text-align: left; font-weight: bold; padding: 4px 0; }
 .rp .box { border-left: 5px solid; padding: 6px 10px; margin: 0.6em 0; font-size: 15px; }
@@ -90,7 +93,7 @@ def _cell(v, wrap: bool, label: str) -> str:
         return f'<td class="num"{lab}>{text}</td>'
     if isinstance(v, pd.Timestamp):
         return f"<td{lab}>{v:%Y-%m-%d}</td>"
-    cls = ' class="wrap"' if wrap else ""
+    cls = ' class="wrap"' if wrap else ' class="short"' if len(str(v)) <= SHORT else ""
     return f"<td{cls}{lab}>{_esc(v)}</td>"
 
 

@@ -15,7 +15,8 @@ Examples
 >>> counts.columns[:3].tolist(), bool((counts.iloc[:-1, 1:].sum() == counts.iloc[-1, 1:]).all())
 (['县（市、区）', '红名单', '其中新进'], True)
 >>> public = PrefectureReport(prefecture.data, public=True).list_counts()
->>> bool(public.iloc[:, 1:].apply(lambda c: c.dropna().between(1, 4)).any().any())
+>>> shown = public.iloc[:-1, 1:].apply(pd.to_numeric, errors="coerce")
+>>> bool(shown.apply(lambda c: c.between(1, 4)).any().any())
 False
 """
 
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import Config
+from analysis.effects.figures import DESIGNS
 from analysis.layout import Layout
 from analysis.privacy import suppress_small
 from analysis.report import actions, display, indicators, monitoring
@@ -175,6 +177,7 @@ class PrefectureReport:
             rows.append(
                 {
                     "措施": sentence(measure, "", "", np.nan, 0, 0, 0).split("：")[0],
+                    "方法": DESIGNS.get(design, design),
                     "结论": r["verdict"],
                     "说明": sentence(
                         measure, "hazard ratio" if ratio else "pp", r["verdict"], r["estimate"],
@@ -263,6 +266,6 @@ class PrefectureReport:
         )
 
     def model_section(self) -> str:
-        return display.heading(t("model", self.lang), 2, t("model_meta", self.lang)) + (
-            display.table_html(columns(self.model_fit(), self.lang))
-        )
+        return display.heading(
+            t("prefecture_model", self.lang), 2, t("prefecture_model_meta", self.lang)
+        ) + (display.table_html(columns(self.model_fit(), self.lang)))

@@ -91,6 +91,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "prefecture_lists": ("三比对名单与红名单", "The three lists and the red lists"),
     "prefecture_inspections": ("督查完成情况", "Inspections against the plan"),
     "prefecture_effects": ("措施效果（全市）", "Effects of the measures (prefecture)"),
+    "prefecture_model": ("风险模型在各县是否适用", "Does the risk model fit each county?"),
+    "prefecture_model_meta": (
+        "最近一个检验学期（模型只用此前学期的数据训练）各县实际与预计的辍学人数和排序能力（AUC）。"
+        "“需复核”：实际人数明显偏离预计（区间不含1且超出0.5～2倍），或排序接近随机；详见该县月报的模型监测。",
+        "The last held-out term (the model fit on earlier terms only): dropouts observed and "
+        "expected, and the AUC, per county. 需复核 (review): observed far from expected, or "
+        "ranking near chance; see the county's monitoring panel.",
+    ),
     "suppressed": (
         "公开版：少于{k}人的数字以“<{k}”表示，相关比率一并隐去，以免识别到个人。",
         "Public version: counts below {k} are shown as <{k} and rates built on them are hidden.",
