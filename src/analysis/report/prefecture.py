@@ -229,13 +229,14 @@ class PrefectureReport:
             v = pref[col]
             return "—" if v is None or pd.isna(v) else str(v).split("（")[0]
 
+        en = lang == "en"
         head = display.kpis(
             [
-                ("小学入学率", rate("小学学龄儿童入学率")),
-                ("初中入学率", rate("初中学龄人口入学率")),
-                ("巩固率", rate("九年义务教育巩固率")),
-                ("红名单", f"{int(total['红名单'])}"),
-                ("仍需跟进", f"{int(total['仍需跟进'])}"),
+                ("primary enrolment" if en else "小学入学率", rate("小学学龄儿童入学率")),
+                ("junior enrolment" if en else "初中入学率", rate("初中学龄人口入学率")),
+                ("consolidation" if en else "巩固率", rate("九年义务教育巩固率")),
+                ("red list" if en else "红名单", f"{int(total['红名单'])}"),
+                ("to follow up" if en else "仍需跟进", f"{int(total['仍需跟进'])}"),
             ]
         )
         return "\n".join(
