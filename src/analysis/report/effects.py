@@ -77,6 +77,20 @@ def sentence(
     return f"{name}：数据不足以判断。{what}，区间太宽，既可能有效也可能无效。"
 
 
+def prefecture_row(estimates: pd.DataFrame, design: str, measure: str, estimand: str):
+    """The prefecture's estimate of one measure (the effects stage's ``estimates``, county
+    ``all``): the row with the randomisation-inference interval where the design has one,
+    else the analytic one (empty if none)."""
+    p = estimates[
+        (estimates["design"] == design)
+        & (estimates["intervention"] == measure)
+        & (estimates["estimand"] == estimand)
+        & (estimates["county_code"] == "all")
+    ]
+    ri = p["interval"].fillna("").str.startswith("randomisation")
+    return (p[ri] if ri.any() else p).head(1)
+
+
 def county_effects(
     counties: pd.DataFrame, estimates: pd.DataFrame, county: str, smallest_pp: float,
     smallest_log_hr: float,
@@ -99,15 +113,7 @@ def county_effects(
             & (counties["estimand"] == estimand)
             & (counties["county_code"].astype(str) == county)
         ]
-        p = estimates[
-            (estimates["design"] == design)
-            & (estimates["intervention"] == measure)
-            & (estimates["estimand"] == estimand)
-            & (estimates["county_code"] == "all")
-        ]
-        # The prefecture's interval: randomisation inference where the design has it.
-        ri = p["interval"].fillna("").str.startswith("randomisation")
-        p = p[ri] if ri.any() else p
+        p = prefecture_row(estimates, design, measure, estimand)
         if c.empty and p.empty:
             continue
         ratio = design == "cox"

@@ -33,7 +33,7 @@ from analysis.effects.figures import DESIGNS
 from analysis.layout import Layout
 from analysis.privacy import suppress_small
 from analysis.report import actions, display, indicators, monitoring
-from analysis.report.effects import SHOWN, sentence
+from analysis.report.effects import SHOWN, prefecture_row, sentence
 from analysis.report.period import check_period, default_period, month_label
 from analysis.report.sources import county_names, last_record_month, read_json
 from analysis.report.texts import columns, t
@@ -162,14 +162,7 @@ class PrefectureReport:
         cfg = self.config.effects
         rows = []
         for design, measure, estimand in SHOWN:
-            p = est[
-                (est["design"] == design)
-                & (est["intervention"] == measure)
-                & (est["estimand"] == estimand)
-                & (est["county_code"] == "all")
-            ]
-            ri = p["interval"].fillna("").str.startswith("randomisation")
-            p = p[ri] if ri.any() else p
+            p = prefecture_row(est, design, measure, estimand)
             if p.empty:
                 continue
             r = p.iloc[0]
