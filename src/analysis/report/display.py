@@ -35,8 +35,9 @@ body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsof
 .rp p, .rp li { font-size: 15px; line-height: 1.6; }
 .rp .meta { color: #555; font-size: 13px; }
 .rp .tbl { overflow-x: auto; max-width: 100%; margin: 0.4em 0 1em 0; }
-.rp table { border-collapse: collapse; font-size: 13px; min-width: 50%; }
-.rp table th { background: #f3f3f3; text-align: left !important; }
+.rp table { border-collapse: collapse; font-size: 13px; min-width: 50%;
+            table-layout: auto !important; }
+.rp table th { background: #f3f3f3; text-align: left !important; white-space: nowrap; }
 .rp table th, .rp table td { border: 1px solid #ddd; padding: 3px 6px; vertical-align: top;
                              text-align: left !important; max-width: none; }
 .rp table td.num { text-align: right !important; white-space: nowrap; }
@@ -67,8 +68,16 @@ body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsof
                        white-space: normal; min-width: 0; }
   .rp table.cards td::before { content: attr(data-label) "："; color: #666; }
 }
+/* On paper: A4 landscape, so a list's columns fit the page. */
+@page { size: A4 landscape; margin: 12mm; }
 @media print {
-  .rp .tbl { overflow: visible; }
+  /* JupyterLab keeps a cell's output on one page; a report's section runs over pages. */
+  .jp-Cell, .jp-Cell-outputWrapper, .jp-OutputArea, .jp-OutputArea-child,
+  .jp-OutputArea-output { break-inside: auto !important; page-break-inside: auto !important; }
+  .rp .tbl, .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
+  .rp table { width: 100% !important; font-size: 10px; }
+  .rp table td.wrap { min-width: 0; }
+  .jp-Notebook { max-width: none; padding: 0; }
   .rp h2 { break-after: avoid; }
   .rp table { break-inside: auto; }
   .rp tr { break-inside: avoid; }
