@@ -1,7 +1,26 @@
 """Map raw header texts to canonical columns through the header dictionary (data, not code).
 
-The dictionary lives in ``analysis/resources/headers.yaml``; a user extends it when a county
-titles a column differently. Header texts are compared after :func:`normalize_header`.
+The dictionary lives in ``analysis/resources/headers.yaml``. A user extends it without
+touching the installed package: a file of the same shape, ``data/raw/headers.yaml`` beside
+the exports (or ``--headers FILE``), holding only what is new, is merged over it
+(:func:`merge_dictionary`):
+
+* a column of a known kind gains the user's aliases (tried first);
+* ``required: false`` (or ``true``) changes whether a column must be present;
+* a new column of a known kind, or a new kind with its ``folder`` and ``columns``, is added.
+
+Header texts are compared after :func:`normalize_header`.
+
+Examples
+--------
+>>> user = {"attendance": {"columns": {"days_present": {"aliases": ["到校天数"]}}}}
+>>> specs = merge_dictionary(load_dictionary(), user, "headers.yaml")
+>>> specs["attendance"].lookup[normalize_header("到校天数")]
+'days_present'
+>>> merge_dictionary(load_dictionary(), {"atendance": {"columns": {}}}, "headers.yaml")
+Traceback (most recent call last):
+...
+analysis.clean.headers.HeaderError: headers.yaml: unknown kind 'atendance' (a new kind needs its folder and columns; known kinds: attendance, disability, followup, home_teaching, hukou, inspections, leave, persuasion, policies, poverty, redlist, schools, xueji)
 """
 
 from __future__ import annotations
@@ -59,10 +78,61 @@ def _known_headers(specs_key: tuple) -> frozenset[str]:
 
 
 def load_dictionary(path: Path | None = None) -> dict[str, TableSpec]:
-    """The header dictionary: the package's, or a user's YAML file of the same shape."""
+    """The header dictionary: the package's, with a user's file (``path``, same shape, only
+    what is new) merged over it."""
     if path is None:
         return _packaged()
-    return _parse(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    return merge_dictionary(_packaged(), read_user_dictionary(path), str(path))
+
+
+def read_user_dictionary(path: Path) -> dict:
+    """A user's header dictionary as data, or a :class:`HeaderError` naming the file."""
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise HeaderError(f"{path}: cannot read the header dictionary ({exc})") from None
+    if not isinstance(doc, dict):
+        raise HeaderError(f"{path}: expected kinds (xueji, attendance, ...) at the top level")
+    return doc
+
+
+def merge_dictionary(base: dict[str, TableSpec], user: dict, where: str) -> dict[str, TableSpec]:
+    """``base`` with a user's dictionary (see the module docstring) merged over it."""
+    out = dict(base)
+    for kind, spec in user.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("columns", {}), dict):
+            raise HeaderError(f"{where}: {kind}: expected 'columns:' with one entry per column")
+        cols = spec.get("columns") or {}
+        for col, entry in cols.items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("aliases", []), list):
+                raise HeaderError(
+                    f"{where}: {kind}.{col}: expected {{aliases: [...], required: true|false}}"
+                )
+        if kind not in base:
+            if "folder" not in spec or not cols:
+                raise HeaderError(
+                    f"{where}: unknown kind {kind!r} (a new kind needs its folder and columns; "
+                    f"known kinds: {', '.join(sorted(base))})"
+                )
+            out[kind] = _parse({kind: spec})[kind]
+            continue
+        old = base[kind]
+        aliases = dict(old.aliases)
+        required = set(old.required)
+        for col, entry in cols.items():
+            new = tuple(str(a) for a in entry.get("aliases", []))
+            aliases[col] = new + tuple(a for a in aliases.get(col, ()) if a not in new)
+            if entry.get("required") is True:
+                required.add(col)
+            elif entry.get("required") is False:
+                required.discard(col)
+        out[kind] = TableSpec(
+            kind=kind,
+            folder=spec.get("folder", old.folder),
+            aliases=aliases,
+            required=frozenset(required),
+        )
+    return out
 
 
 @cache
@@ -177,14 +247,14 @@ def best_table(
     file in the wrong folder.
     """
     in_folder = [s for s in specs.values() if s.folder == folder]
-    errors = []
+    errors: dict[str, str] = {}  # kind -> why its required columns are not all there
     for group in (in_folder, [s for s in specs.values() if s.folder != folder]):
         found = []
         for spec in group:
             try:
                 found.append(map_header(cells, spec, file))
             except HeaderError as exc:
-                errors.append(str(exc))
+                errors[spec.kind] = str(exc)
         if found:
             best = max(found, key=lambda m: m.score)
             if group is not in_folder:
@@ -195,5 +265,6 @@ def best_table(
             return best
     if not in_folder:
         raise HeaderError(f"{file}: '{folder}' is not a dataset folder of the data contract")
-    # Report the closest kind of this folder.
-    raise HeaderError(min((e for e in errors if any(s.kind in e for s in in_folder)), key=len))
+    # Judged as a kind of its folder: the one it comes closest to (the shortest list of
+    # missing columns), never another folder's kind.
+    raise HeaderError(min((errors[s.kind] for s in in_folder), key=len))

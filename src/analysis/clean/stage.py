@@ -74,20 +74,43 @@ class _Job:
         return self.schemas.get(kind) or TableSchema(kind)
 
 
+#: A user's header dictionary beside the exports (:mod:`analysis.clean.headers`).
+USER_HEADERS = "headers.yaml"
+
+
+def user_headers(layout: Layout, headers: Path | None = None) -> Path | None:
+    """The user's header dictionary in force: ``headers`` if given (it must exist), else
+    ``raw/headers.yaml`` if there is one, else None."""
+    if headers is not None:
+        if not Path(headers).is_file():
+            raise FileNotFoundError(f"--headers {headers}: no such file")
+        return Path(headers)
+    own = layout.raw / USER_HEADERS
+    return own if own.is_file() else None
+
+
 def raw_files(layout: Layout) -> list[Path]:
-    """Every delivered file under ``raw/`` (hidden files aside), in path order.
+    """Every delivered file under ``raw/`` (hidden files and the user's
+    ``raw/headers.yaml`` aside), in path order.
 
     >>> len(raw_files(prefecture)) > 200
     True
     """
-    return sorted(p for p in layout.raw.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in layout.raw.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p != layout.raw / USER_HEADERS
+    )
 
 
-def rules_hash() -> str:
-    """The header dictionary and declared schema in force: a change to either reruns."""
+def rules_hash(user: Path | None = None) -> str:
+    """The header dictionary (with the user's, if any) and declared schema in force: a
+    change to any of them reruns."""
     h = hashlib.sha1()
     for name in ("headers.yaml", "schema.yaml"):
         h.update((files("analysis.resources") / name).read_bytes())
+    if user is not None:
+        h.update(b"user headers\x1f" + Path(user).read_bytes())
     return h.hexdigest()
 
 
@@ -98,6 +121,7 @@ def clean(
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     today: dt.date | None = None,
+    headers: Path | None = None,
 ) -> StageSummary:
     """Clean every file under ``layout.raw`` into ``layout.interim`` (see the module docstring).
 
@@ -108,6 +132,8 @@ def clean(
     force : clean again even if the raw files and the rules have not changed.
     progress : called with a line of text as the work goes on.
     today : the day a birth date must not be after (default: today).
+    headers : a user's header dictionary merged over the packaged one (default:
+        ``raw/headers.yaml`` if there is one; :mod:`analysis.clean.headers`).
 
     Returns
     -------
@@ -138,7 +164,10 @@ def clean(
         raise RawFileError(
             f"{layout.raw}: no raw files (run `analysis synth` or copy a county's extracts there)"
         )
-    prev = None if force else _unchanged(layout, paths)
+    user = user_headers(layout, headers)
+    specs = load_dictionary(user)
+    rules = rules_hash(user)
+    prev = None if force else _unchanged(layout, paths, rules)
     if prev is not None:
         return StageSummary("clean", True, prev, *summary_tables(prev, layout))
     t0 = time.perf_counter()
@@ -148,9 +177,9 @@ def clean(
         job = _Job(
             raw=layout.raw,
             out=stage,
-            specs=load_dictionary(),
+            specs=specs,
             schemas=load_schema(),
-            schools=_roster(layout.raw, paths),
+            schools=_roster(layout.raw, paths, specs),
             today=today or dt.date.today(),
             engine=config.engine,
             single_thread=min(config.engine.workers, len(groups)) > 1,
@@ -164,12 +193,15 @@ def clean(
         )
         reports = [rep for _, rep in sorted((r for rs in results for r in rs), key=lambda r: r[0])]
         write_empty(stage)
-        manifest = _manifest(layout, stage, paths, reports, round(time.perf_counter() - t0, 1))
+        manifest = _manifest(
+            layout, stage, paths, reports, round(time.perf_counter() - t0, 1), rules
+        )
+        manifest["user_headers"] = None if user is None else str(user)
         write_json(stage.clean_manifest, manifest)
     return StageSummary("clean", False, manifest, *summary_tables(manifest, layout))
 
 
-def _unchanged(layout: Layout, paths: list[Path]) -> dict | None:
+def _unchanged(layout: Layout, paths: list[Path], rules: str) -> dict | None:
     """The previous manifest if the raw files' contents and the rules are the same. Files
     whose size or time changed are compared by content (SHA-1): a copied or touched but
     identical extract does not rerun the stage (the manifest then records the new times)."""
@@ -179,7 +211,7 @@ def _unchanged(layout: Layout, paths: list[Path]) -> dict | None:
     if set(prev.get("inputs", {})) != {str(p.relative_to(layout.raw)) for p in paths}:
         return None
     hashes, stats = file_hashes(paths, layout.raw, prev)
-    if fingerprint(hashes, rules_hash(), code=CODE) != prev["fingerprint"]:
+    if fingerprint(hashes, rules, code=CODE) != prev["fingerprint"]:
         return None
     if prev.get("stats") != stats:
         prev["stats"] = stats
@@ -187,10 +219,9 @@ def _unchanged(layout: Layout, paths: list[Path]) -> dict | None:
     return prev
 
 
-def _roster(raw: Path, paths: list[Path]) -> dict[str, str] | None:
+def _roster(raw: Path, paths: list[Path], specs: dict[str, TableSpec]) -> dict[str, str] | None:
     """The school roster (code -> name) that other tables' school codes are checked
     against: every ``schools`` table delivered (None if there is none)."""
-    specs = load_dictionary()
     schools: dict[str, str] | None = None
     for p in paths:
         if p.relative_to(raw).parts[0] != specs["schools"].folder:
@@ -374,7 +405,12 @@ def _account(col: Collector, dup: np.ndarray, rep: FileReport, quarantine: list)
 
 
 def _manifest(
-    layout: Layout, stage: Layout, paths: list[Path], reports: list[FileReport], seconds: float
+    layout: Layout,
+    stage: Layout,
+    paths: list[Path],
+    reports: list[FileReport],
+    seconds: float,
+    rules: str,
 ) -> dict:
     """The manifest of a run (see the module docstring)."""
     hashes = {rep.file: rep.sha1 for rep in reports}
@@ -389,7 +425,7 @@ def _manifest(
         if d not in (stage.quarantine, stage.merges)
     }
     return {
-        "fingerprint": fingerprint(hashes, rules_hash(), code=CODE),
+        "fingerprint": fingerprint(hashes, rules, code=CODE),
         "seconds": seconds,
         "inputs": hashes,
         "stats": stats,

@@ -83,7 +83,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_clean(args: argparse.Namespace) -> int:
     from analysis.clean.stage import clean
 
-    _stage(args, "clean", clean, force=args.force, progress=None)
+    headers = getattr(args, "headers", None)
+    _stage(
+        args, "clean", clean, force=args.force, progress=None,
+        headers=Path(headers) if headers else None,
+    )  # fmt: skip
     return 0
 
 
@@ -172,6 +176,15 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _clean_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--headers",
+        help="a header dictionary of your own (same shape as analysis/resources/headers.yaml, "
+        "only the new aliases, columns or kinds), merged over the packaged one "
+        "(default: DATA_DIR/raw/headers.yaml if there is one)",
+    )
+
+
 def _link_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--engine",
@@ -248,6 +261,7 @@ def _report_args(p: argparse.ArgumentParser, county: bool = True) -> None:
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     _synth_args(p)
+    _clean_args(p)
     _link_args(p)
     _model_args(p)
     _effects_args(p)
@@ -267,11 +281,12 @@ _VERBS = {
         "new data is complete.",
     ),
     "clean": (
-        lambda p: _force(p, "clean again"),
+        lambda p: (_force(p, "clean again"), _clean_args(p)),
         cmd_clean,
         "raw registry files to clean tables, with quarantine and a row-accounting manifest",
         "Read every file under DATA_DIR/raw/ (CSV in GB18030 or UTF-8, XLSX), map headers "
-        "through the header dictionary, normalise IDs, names and dates, quarantine what cannot "
+        "through the header dictionary (yours merged over it: DATA_DIR/raw/headers.yaml or "
+        "--headers), normalise IDs, names and dates, quarantine what cannot "
         "be trusted, and write one table per kind to DATA_DIR/interim/ with quarantine.parquet "
         "and manifest.json.",
     ),
@@ -329,6 +344,7 @@ _VERBS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    from analysis.clean.headers import HeaderError
     from analysis.clean.read import RawFileError
     from analysis.clean.schema import SchemaError
     from analysis.privacy import PrivacyError
@@ -340,7 +356,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (UserError, ConfigError, RawFileError, SchemaError, FileNotFoundError) as exc:
+    except (
+        UserError, ConfigError, RawFileError, SchemaError, HeaderError, FileNotFoundError
+    ) as exc:  # fmt: skip
         console.print(f"[bold red]error:[/] {exc}")
         return 2
     except PrivacyError as exc:

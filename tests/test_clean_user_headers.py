@@ -1,0 +1,80 @@
+"""A user's header dictionary (raw/headers.yaml or --headers) extends the packaged one
+without touching the installed package."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from analysis.clean.headers import HeaderError
+from analysis.clean.stage import clean, raw_files
+from analysis.layout import Layout
+
+#: An attendance export whose county titles present days 在校天数, an alias nobody ships.
+EXPORT = (
+    "学校标识码,学籍号,姓名,月份,应出勤天数,在校天数,病假天数,事假天数,旷课天数\n"
+    "2153021001,G530402200803011235,张三,2019-09,20,18,1,0,1\n"
+    "2153021001,G530402200803021231,李四,2019-09,20,20,0,0,0\n"
+)
+
+
+@pytest.fixture
+def export(tmp_path):
+    data = tmp_path / "data"
+    (data / "raw" / "attendance").mkdir(parents=True)
+    (data / "raw" / "attendance" / "9月考勤.csv").write_text(EXPORT, encoding="utf-8")
+    return Layout(data)
+
+
+def _file(layout: Layout) -> dict:
+    manifest = json.loads(layout.clean_manifest.read_text(encoding="utf-8"))
+    (only,) = manifest["files"]
+    return only
+
+
+def test_an_unknown_title_is_rejected_then_read_with_the_users_alias(export):
+    clean(export)
+    rejected = _file(export)
+    assert rejected["status"] == "rejected"
+    assert "days_present" in rejected["message"] and "9月考勤.csv" in rejected["message"]
+
+    (export.raw / "headers.yaml").write_text(
+        "attendance:\n  columns:\n    days_present: {aliases: [在校天数]}\n", encoding="utf-8"
+    )
+    summary = clean(export)  # the dictionary changed: the stage reruns
+    assert not summary.skipped
+    read = _file(export)
+    assert read["status"] == "read" and read["rows_kept"] == 2
+    assert summary.manifest["user_headers"].endswith("headers.yaml")
+    assert export.raw / "headers.yaml" not in raw_files(export)  # not an export
+    assert clean(export).skipped  # unchanged: nothing to do
+
+
+def test_headers_flag_takes_a_file_anywhere(export, tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("attendance:\n  columns:\n    days_present: {aliases: [在校天数]}\n")
+    clean(export, headers=mine)
+    assert _file(export)["status"] == "read"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("attendance: [", "cannot read the header dictionary"),
+        ("atendance:\n  columns: {x: {aliases: [y]}}\n", "unknown kind 'atendance'"),
+        ("attendance:\n  columns:\n    days_present: 在校天数\n", "attendance.days_present"),
+    ],
+)
+def test_a_bad_dictionary_is_a_message_naming_it(export, text, message):
+    (export.raw / "headers.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(HeaderError, match=message):
+        clean(export)
+    cli = subprocess.run(
+        [sys.executable, "-m", "analysis", "--data-dir", str(export.data), "clean"],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "400"},
+    )  # fmt: skip
+    assert cli.returncode == 2 and "headers.yaml" in cli.stdout and "Traceback" not in cli.stdout
