@@ -69,6 +69,12 @@ EXPECTED = {
         {"rows_kept": 2, "rows_quarantined": {"missing_student_no": 1}},
     ),
     "attendance/30_semicolon_separated.csv": ("read", {"rows_kept": 2}),
+    # A total row under its own word, a bare row of sums, a signature: not records, and
+    # not blamed as a missing pupil or impossible attendance.
+    "attendance/31_footer_and_totals.csv": (
+        "read",
+        {"rows_read": 5, "rows_kept": 2, "rows_quarantined": {"footer_row": 2, "total_row": 1}},
+    ),
     "hukou/22_future_birth.csv": (
         "read",
         {"rows_kept": 1, "rows_quarantined": {"future_birth_date": 1}},

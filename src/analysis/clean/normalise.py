@@ -12,6 +12,7 @@ quarantined whole. Every rule runs on a column's distinct values (:mod:`.encodin
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,10 @@ def normalise(
     (None: no roster delivered, no check). ``today``: a birth date after it is impossible.
     """
     s = _Sheet(t, schema, schools, today, col, enc, {}, np.ones(t.table.num_rows, bool))
+    footer, totals = footer_rows(t.table, schema.not_null)
+    col.row(footer, "footer_row", t.table)
+    col.row(totals & ~footer, "total_row", t.table)
+    s.keep &= ~(footer | totals)
     for c, e in enc.items():
         _BY_TYPE[schema.type_of(c)](s, c, e)
         if c in schema.not_null:
@@ -71,6 +76,69 @@ def normalise(
     if t.kind == "attendance":
         _attendance_arithmetic(s)
     return pa.table(s.out), s.keep
+
+
+#: How a footer or total row begins (its first non-empty cell): totals, and the signatures
+#: and dates a form ends with.
+FOOTER_MARKERS = (
+    "合计", "总计", "小计", "共计", "总数", "填表人", "填报人", "制表人", "审核人", "审核",
+    "负责人", "单位负责人", "制表日期", "填表日期", "填报日期", "报送日期", "联系电话", "备注：", "注：",
+)  # fmt: skip
+_FOOTER = re.compile(r"^\s*(?:" + "|".join(map(re.escape, FOOTER_MARKERS)) + r")")
+_NUMBER = re.compile(r"^\s*-?[0-9]+(?:\.[0-9]+)?\s*$")
+
+
+def footer_rows(table: pa.Table, keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that are not records but a form's footer, as masks ``(footer, totals)``:
+
+    * **footer**: the first non-empty cell begins with a total or signature word
+      (:data:`FOOTER_MARKERS`: 合计, 总计, 小计, 填表人, 审核人, 制表日期 ...);
+    * **totals**: a row of sums after the last record: every key column (``keys``, the
+      table's not-null columns) empty and every filled cell a number.
+
+    They are counted under their own reasons (``footer_row``, ``total_row``), not as a
+    missing name or impossible attendance. Vectorised: each column is matched only on the
+    rows whose earlier cells are all empty.
+
+    >>> t = pa.table({"name": ["张三", "合计", None, "填表人：李四"],
+    ...               "days": ["20", "40", "40", None]})
+    >>> [m.tolist() for m in footer_rows(t, ("name",))]
+    [[False, True, False, True], [False, False, True, False]]
+    """
+    cols = [c for c in table.column_names if c not in ("source_row", "source_line")]
+    n = table.num_rows
+    footer = np.zeros(n, bool)
+    totals = np.zeros(n, bool)
+    if not n or not cols:
+        return footer, totals
+    empty = {}
+    for c in cols:
+        v = table.column(c)
+        empty[c] = np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(v), ""), True))
+    before_empty = np.ones(n, bool)  # every cell to the left is empty
+    for c in cols:
+        idx = np.flatnonzero(before_empty & ~empty[c])
+        if len(idx):
+            hit = pc.match_substring_regex(pc.take(table.column(c), pa.array(idx)), _FOOTER.pattern)
+            footer[idx[np.asarray(pc.fill_null(hit, False))]] = True
+        before_empty &= empty[c]
+    key_cols = [c for c in keys if c in cols]
+    if not key_cols:
+        return footer, totals
+    key_empty = np.logical_and.reduce([empty[c] for c in key_cols])
+    records = np.flatnonzero(~key_empty & ~footer)
+    last = int(records.max()) if len(records) else -1
+    tail = np.arange(last + 1, n)
+    if len(tail):
+        numeric = np.ones(len(tail), bool)
+        filled = np.zeros(len(tail), bool)
+        for c in cols:
+            vals = pc.take(table.column(c), pa.array(tail))
+            ok = np.asarray(pc.fill_null(pc.match_substring_regex(vals, _NUMBER.pattern), False))
+            numeric &= empty[c][tail] | ok
+            filled |= ~empty[c][tail]
+        totals[tail] = key_empty[tail] & filled & numeric
+    return footer, totals
 
 
 def _id(s: _Sheet, c: str, e: Encoded) -> None:
