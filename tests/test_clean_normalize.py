@@ -194,3 +194,15 @@ def test_typos_never_read_as_valid(small_data, kind):
     c = _corruptions(small_data, [kind])
     out = normalize_ids(pa.array(c["raw"].tolist(), type=pa.string())).to_pandas()
     assert not (out["id_status"] == "valid").any()
+
+
+@pytest.mark.parametrize(
+    ("written", "grade"),
+    [("3年级", 3), ("三年级", 3), ("３年级", 3), ("3", 3), ("初一", 7), ("七年级", 7),
+     ("7年级", 7), ("7", 7), ("初中三年级", 9), ("九年级", 9)],
+)  # fmt: skip
+def test_grades_as_people_write_them(written, grade):
+    from analysis.clean.schema import _key, load_schema
+
+    codes = load_schema()["xueji"].columns["grade"].codes
+    assert codes.lookup[_key(written)] == grade
