@@ -78,3 +78,24 @@ def test_a_bad_dictionary_is_a_message_naming_it(export, text, message):
         capture_output=True, text=True, env={**os.environ, "COLUMNS": "400"},
     )  # fmt: skip
     assert cli.returncode == 2 and "headers.yaml" in cli.stdout and "Traceback" not in cli.stdout
+
+
+def test_inspect_explains_a_new_export_and_what_to_do(export):
+    """`analysis inspect` on the export: rejected, the column it could not find named with
+    the headers.yaml entry that would supply it; with that entry, read, its mapping and
+    first rows shown, IDs masked."""
+    f = export.raw / "attendance" / "9月考勤.csv"
+    cmd = [sys.executable, "-m", "analysis", "--data-dir", str(export.data), "inspect", str(f)]
+    env = {**os.environ, "COLUMNS": "400"}
+    before = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert before.returncode == 0, before.stdout
+    assert "rejected" in before.stdout and "days_present" in before.stdout
+    assert "headers.yaml" in before.stdout and "在校天数" in before.stdout  # not understood
+    (export.raw / "headers.yaml").write_text(
+        "attendance:\n  columns:\n    days_present: {aliases: [在校天数]}\n", encoding="utf-8"
+    )
+    after = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert "read as attendance" in after.stdout and "header on row 1" in after.stdout
+    assert "days_present" in after.stdout and "张三" in after.stdout
+    assert "530402200803011235" not in after.stdout  # the registry number is masked
+    assert not (export.interim).exists()  # nothing written

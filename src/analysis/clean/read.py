@@ -52,6 +52,7 @@ class RawTable:
     empty_rows: int = 0  # fully empty rows skipped (not records)
     duplicate_columns: list[str] = field(default_factory=list)  # titled twice: first kept
     title_lines: int = 0  # lines above the header
+    mapping: list[tuple[str, str]] = field(default_factory=list)  # (header text, column or '')
 
 
 def detect_encoding(data: bytes, file: str) -> str:
@@ -242,7 +243,17 @@ def _build(
         empty,
         hmap.duplicates,
         h,
+        header_mapping(cells, hmap),
     )
+
+
+def header_mapping(cells: list[tuple[str, str | None]], hmap: HeaderMap) -> list[tuple[str, str]]:
+    """Each header cell as written (a merged header as ``group/sub``) and the canonical
+    column it maps to ('' when none): what ``analysis inspect`` shows."""
+    return [
+        ("/".join(x for x in cell if x) or f"(column {i + 1})", hmap.columns.get(i, ""))
+        for i, cell in enumerate(cells)
+    ]
 
 
 def _sniff(data: bytes, rel: str) -> tuple[str, int]:
@@ -345,6 +356,7 @@ def read_csv(
     out = out.append_column("source_row", pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64)))
     table = RawTable(rel, "", hmap.kind, out, enc, hmap.unknown, malformed, int(empty))
     table.duplicate_columns, table.title_lines = hmap.duplicates, len(titles) + h
+    table.mapping = header_mapping(cells, hmap)
     return [table]
 
 

@@ -135,6 +135,40 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """How one raw file is understood (:mod:`analysis.clean.inspect`)."""
+    from analysis.clean.inspect import inspect_file
+    from analysis.cli.render import table
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    layout = _layout(args)
+    raw = layout.raw if path.resolve().is_relative_to(layout.raw.resolve()) else path.parent.parent
+    headers = Path(args.headers) if args.headers else None
+    if headers is None and (layout.raw / "headers.yaml").is_file():
+        headers = layout.raw / "headers.yaml"
+    for sheet in inspect_file(path, raw, headers):
+        name = sheet["sheet"]
+        where = f"{path.name} [{name}]" if name else path.name
+        state = "[green]read[/]" if sheet["status"] == "read" else "[bold red]rejected[/]"
+        console.print(
+            f"[bold]{where}[/]: {state} as [bold]{sheet['kind'] or '?'}[/]"
+            + (f", header on row {sheet['header_row']}" if sheet["header_row"] else "")
+            + f" — {sheet['message']}"
+        )
+        if len(sheet["columns"]):
+            console.print(table("columns (header → canonical column; blank: not understood)",
+                                sheet["columns"].fillna("")))  # fmt: skip
+        if sheet["unknown"]:
+            console.print(f"not in the header dictionary (ignored): {', '.join(sheet['unknown'])}")
+        if sheet["supply"]:
+            console.print(sheet["supply"], markup=False)
+        if len(sheet["preview"]):
+            console.print(table("first rows as read", sheet["preview"].astype(str)))
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from analysis.validate import validate
 
@@ -326,6 +360,21 @@ _VERBS = {
         "files under REPORTS_DIR/<period>/ with the executed notebooks beside them, and write "
         "each county's follow-up ledger (台账) to REPORTS_DIR/<period>/ledgers/. One report's "
         "failure does not stop the others; the exit code is 1 if any failed.",
+    ),
+    "inspect": (
+        lambda p: (
+            p.add_argument(
+                "file", help="a raw file (CSV or XLSX), best under DATA_DIR/raw/<kind>/"
+            ),
+            _clean_args(p),
+        ),
+        cmd_inspect,
+        "show how one raw file is understood: kind, header row, column mapping, what is missing",
+        "Read one raw file as the cleaning would and show the kind it is read as (by its folder "
+        "under DATA_DIR/raw/), each sheet's header row, every column's mapping to the header "
+        "dictionary (with DATA_DIR/raw/headers.yaml or --headers merged in), the columns not "
+        "understood, the required columns missing and how to supply them, and the first rows. "
+        "Nothing is written.",
     ),
     "validate": (
         lambda p: None,
