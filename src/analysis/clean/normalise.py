@@ -62,7 +62,7 @@ def normalise(
     (None: no roster delivered, no check). ``today``: a birth date after it is impossible.
     """
     s = _Sheet(t, schema, schools, today, col, enc, {}, np.ones(t.table.num_rows, bool))
-    footer, totals = footer_rows(t.table, schema.not_null)
+    footer, totals = footer_rows(enc, schema.not_null)
     col.row(footer, "footer_row", t.table)
     col.row(totals & ~footer, "total_row", t.table)
     s.keep &= ~(footer | totals)
@@ -88,7 +88,7 @@ _FOOTER = re.compile(r"^\s*(?:" + "|".join(map(re.escape, FOOTER_MARKERS)) + r")
 _NUMBER = re.compile(r"^\s*-?[0-9]+(?:\.[0-9]+)?\s*$")
 
 
-def footer_rows(table: pa.Table, keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def footer_rows(enc: dict[str, Encoded], keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Rows that are not records but a form's footer, as masks ``(footer, totals)``:
 
     * **footer**: the first non-empty cell begins with a total or signature word
@@ -96,49 +96,51 @@ def footer_rows(table: pa.Table, keys: tuple[str, ...]) -> tuple[np.ndarray, np.
     * **totals**: a row of sums after the last record: every key column (``keys``, the
       table's not-null columns) empty and every filled cell a number.
 
+    ``enc``: the sheet's columns in file order, as codes into their distinct values; each
+    test runs on the distinct values and is broadcast to the rows, like every rule here.
     They are counted under their own reasons (``footer_row``, ``total_row``), not as a
-    missing name or impossible attendance. Vectorised: each column is matched only on the
-    rows whose earlier cells are all empty.
+    missing name or impossible attendance.
 
-    >>> t = pa.table({"name": ["张三", "合计", None, "填表人：李四"],
-    ...               "days": ["20", "40", "40", None]})
-    >>> [m.tolist() for m in footer_rows(t, ("name",))]
+    >>> enc = {"name": Encoded.of(pa.array(["张三", "合计", None, "填表人：李四"])),
+    ...        "days": Encoded.of(pa.array(["20", "40", "40", None]))}
+    >>> [m.tolist() for m in footer_rows(enc, ("name",))]
     [[False, True, False, True], [False, False, True, False]]
     """
-    cols = [c for c in table.column_names if c not in ("source_row", "source_line")]
-    n = table.num_rows
+    if not enc:
+        return np.zeros(0, bool), np.zeros(0, bool)
+    n = len(next(iter(enc.values())).codes)
     footer = np.zeros(n, bool)
-    totals = np.zeros(n, bool)
-    if not n or not cols:
-        return footer, totals
-    empty = {}
-    for c in cols:
-        v = table.column(c)
-        empty[c] = np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(v), ""), True))
     before_empty = np.ones(n, bool)  # every cell to the left is empty
-    for c in cols:
-        idx = np.flatnonzero(before_empty & ~empty[c])
-        if len(idx):
-            hit = pc.match_substring_regex(pc.take(table.column(c), pa.array(idx)), _FOOTER.pattern)
-            footer[idx[np.asarray(pc.fill_null(hit, False))]] = True
+    empty = {}
+    for c, e in enc.items():
+        empty[c] = e.empty[e.codes]
+        first = before_empty & ~empty[c]  # rows whose first filled cell is this column's
+        footer[first] = _matches(e, first, _FOOTER.pattern)[e.codes[first]]
         before_empty &= empty[c]
-    key_cols = [c for c in keys if c in cols]
+    key_cols = [c for c in keys if c in enc]
+    totals = np.zeros(n, bool)
     if not key_cols:
         return footer, totals
     key_empty = np.logical_and.reduce([empty[c] for c in key_cols])
     records = np.flatnonzero(~key_empty & ~footer)
-    last = int(records.max()) if len(records) else -1
-    tail = np.arange(last + 1, n)
-    if len(tail):
-        numeric = np.ones(len(tail), bool)
-        filled = np.zeros(len(tail), bool)
-        for c in cols:
-            vals = pc.take(table.column(c), pa.array(tail))
-            ok = np.asarray(pc.fill_null(pc.match_substring_regex(vals, _NUMBER.pattern), False))
-            numeric &= empty[c][tail] | ok
-            filled |= ~empty[c][tail]
-        totals[tail] = key_empty[tail] & filled & numeric
-    return footer, totals
+    tail = np.arange(n) > (int(records.max()) if len(records) else -1)
+    candidate = tail & key_empty & ~before_empty  # after the last record, something filled
+    for c, e in enc.items():
+        if candidate.any():
+            number = _matches(e, candidate, _NUMBER.pattern)[e.codes]
+            candidate &= empty[c] | number
+    return footer, candidate
+
+
+def _matches(e: Encoded, rows: np.ndarray, pattern: str) -> np.ndarray:
+    """Per distinct value of ``e``: does it match ``pattern``, tested only on the values
+    that ``rows`` hold (False for the others)."""
+    out = np.zeros(len(e.raw), bool)
+    wanted = np.unique(e.codes[rows])
+    if len(wanted):
+        hit = pc.match_substring_regex(pc.take(e.raw, pa.array(wanted)), pattern)
+        out[wanted] = np.asarray(pc.fill_null(hit, False))
+    return out
 
 
 def _id(s: _Sheet, c: str, e: Encoded) -> None:
