@@ -110,10 +110,19 @@ def _roster(t: BaseTables, layout: Layout) -> str:
     return "roster_stage"
 
 
-def _who(t: BaseTables, layout: Layout, persons: pd.DataFrame, term: str) -> pd.DataFrame:
-    """Name, masked ID, and the coming term's school and township of ``persons`` (for the
-    lists): the school that must act (:mod:`analysis.model.responsible`)."""
-    coming = coming_school(t.con, persons, term, reg=t.reg, schools=_roster(t, layout))
+def _coming(t: BaseTables, layout: Layout, scored: pd.DataFrame) -> pd.DataFrame:
+    """Every scored pupil's school of the coming term (:mod:`analysis.model.responsible`),
+    found once for the lists and the schools' expected dropouts."""
+    cols = ["person_id", "school_code", "grade", "grade_prev"]
+    if scored.empty:
+        return pd.DataFrame(columns=["person_id", "school_code", "basis", "last_school_code"])
+    term = str(scored["term"].iloc[0])
+    return coming_school(t.con, scored[cols], term, reg=t.reg, schools=_roster(t, layout))
+
+
+def _who(t: BaseTables, coming: pd.DataFrame) -> pd.DataFrame:
+    """Name, masked ID, and the coming term's school and township of the persons of
+    ``coming`` (:func:`_coming`'s rows): the school that must act."""
     t.con.register("wanted", coming)
     try:
         return t.con.execute(
@@ -247,8 +256,9 @@ def _run(m: ModelTables, layout: Layout, stage: Layout, cfg: ModelConfig, key: s
         & (val.predictions["term"] == val.predictions["term"].max())
         & val.predictions["listed"]
     ]
-    red, white = _lists(m.base, layout, final, scored, cap, last_test)
-    _school_risk(m.base, layout, scored, red).to_parquet(stage.school_risk, index=False)
+    coming = _coming(m.base, layout, scored)
+    red, white = _lists(m.base, coming, final, scored, cap, last_test)
+    _school_risk(scored, coming, red).to_parquet(stage.school_risk, index=False)
     summary = _summary(val, final, ft, cap, latest, red, white)
     summary["county_names"] = dict(
         m.base.con.execute(f"SELECT DISTINCT county_code, county FROM {m.base.schools}").fetchall()
@@ -268,13 +278,13 @@ def _run(m: ModelTables, layout: Layout, stage: Layout, cfg: ModelConfig, key: s
     return summary, val, final, red, white
 
 
-def _lists(t: BaseTables, layout: Layout, final: RiskModel, scored, cap, last_test):
+def _lists(t: BaseTables, coming: pd.DataFrame, final: RiskModel, scored, cap, last_test):
     """The red and white lists with the name, masked ID, and the coming term's school and
-    responsible unit (``school_basis`` says how that school is known)."""
+    responsible unit (``school_basis`` says how that school is known; a pupil of the last
+    list no longer scored has none)."""
     red, white = county_lists(final, scored, cap, last_test[["person_id", "county_code"]])
-    term = str(scored["term"].iloc[0]) if len(scored) else ""
-    wanted = pd.concat([red, white])[["person_id", "school_code", "grade", "grade_prev"]]
-    who = _who(t, layout, wanted.drop_duplicates("person_id"), term)
+    wanted = pd.concat([red, white])[["person_id"]].drop_duplicates()
+    who = _who(t, wanted.merge(coming, on="person_id", how="left"))
     cols = [
         "county_code",
         "county",
@@ -296,9 +306,7 @@ def _lists(t: BaseTables, layout: Layout, final: RiskModel, scored, cap, last_te
     return red, white
 
 
-def _school_risk(
-    t: BaseTables, layout: Layout, scored: pd.DataFrame, red: pd.DataFrame
-) -> pd.DataFrame:
+def _school_risk(scored: pd.DataFrame, coming: pd.DataFrame, red: pd.DataFrame) -> pd.DataFrame:
     """Per school of the coming term (the school each pupil attends then, see
     :mod:`analysis.model.responsible`): pupils scored, expected dropouts (the sum of their
     risks, pupils a term) and red-listed pupils. What an inspection plan ranks schools by;
@@ -306,11 +314,6 @@ def _school_risk(
     cols = ["county_code", "school_code", "pupils", "expected_dropouts", "red_listed"]
     if scored.empty:
         return pd.DataFrame(columns=cols)
-    term = str(scored["term"].iloc[0])
-    coming = coming_school(
-        t.con, scored[["person_id", "school_code", "grade", "grade_prev"]], term,
-        reg=t.reg, schools=_roster(t, layout),
-    )  # fmt: skip
     frame = scored[["person_id", "county_code", "risk"]].assign(
         school_code=coming["school_code"].to_numpy(),
         red=scored["person_id"].isin(red["person_id"]).to_numpy(),
