@@ -162,6 +162,8 @@ def apply_followup(cases: pd.DataFrame, entries: pd.DataFrame, notes: list[str])
     if e.empty:
         return cases
     cases = cases.copy()
+    for col in (*STEP_ENTRIES.values(), "return_date"):  # dates as objects: set cell by cell
+        cases[col] = cases[col].astype(object)
     detected = pd.to_datetime(cases["detected"])
     used = 0
     for r in e.sort_values(["follow_date", "source_row"]).itertuples(index=False):
@@ -172,7 +174,6 @@ def apply_followup(cases: pd.DataFrame, entries: pd.DataFrame, notes: list[str])
         i = detected[mine].idxmax()
         col = STEP_ENTRIES.get(r.follow_up, "return_date")
         if pd.isna(cases.at[i, col]):
-            cases[col] = cases[col].astype(object)
             cases.at[i, col] = when.date()
             if col == "return_date":
                 cases.at[i, "outcome"] = "已返校"

@@ -77,7 +77,13 @@ class PrefectureReport:
     # ---- counts -------------------------------------------------------------------------
     def list_counts(self) -> pd.DataFrame:
         """Per county and for the prefecture: red list and its new entries, children of
-        each comparison list still to follow up, and the last term's returns."""
+        each comparison list still to follow up, and the last term's returns (read once:
+        the overview and the figure show the same table)."""
+        if not hasattr(self, "_counts"):
+            self._counts = self._list_counts()
+        return self._counts.copy()
+
+    def _list_counts(self) -> pd.DataFrame:
         ind = read_json(self.layout.indicators)
         mon = pd.DataFrame(ind["monitoring"]).astype({"county_code": str})
         last_term = mon["term"].max() if len(mon) else None
