@@ -75,10 +75,6 @@ EXPECTED = {
         "read",
         {"rows_read": 5, "rows_kept": 2, "rows_quarantined": {"footer_row": 2, "total_row": 1}},
     ),
-    "hukou/22_future_birth.csv": (
-        "read",
-        {"rows_kept": 1, "rows_quarantined": {"future_birth_date": 1}},
-    ),
     "hukou/23_bad_dates.csv": (
         "read",
         {"rows_kept": 3, "values_quarantined": {"unparseable_date": 2}},
@@ -117,14 +113,6 @@ EXPECTED = {
         "read",
         {"rows_kept": 3, "values_quarantined": {"id_bad_check": 1, "id_malformed": 1}},
     ),
-    "xueji/34_codes_not_in_list.csv": (
-        "read",
-        {
-            "rows_kept": 3,
-            "values_quarantined": {"unknown_code": 2},
-            "repairs": {"code_standardised": 3},  # 三年级 -> 3 twice, 哈尼 -> 哈尼族 once
-        },
-    ),
     "xueji/35_bad_registry_number.csv": (
         "read",
         {"rows_kept": 1, "values_quarantined": {"bad_format": 1}},
@@ -142,6 +130,52 @@ EXPECTED = {
         {"rows_kept": 1, "rows_quarantined": {"missing_school_code": 1}},
     ),
     "xueji/29_notes_sheet_first.xlsx": ("read", {"rows_kept": 1}),
+    # What a whole file is about, when no column says: from the title, the name, files.csv.
+    "hukou/37_no_year_anywhere.csv": (
+        "rejected",
+        r"no year \(年度\) for its rows.*a column 核查年度.*'37_no_year_anywhere.csv,2019' in "
+        r"hukou/files.csv",
+    ),
+    "xueji/38_school_and_term_in_title.csv": (
+        "read",
+        {
+            "rows_kept": 2,
+            "context": {
+                "term": "2019-2 (title)",
+                "school_code": "2153021001 (title)",
+                "county_code": "530402 (roster)",
+            },
+        },
+    ),
+    "attendance/39_红塔玉兴街道中心小学_2019年10月考勤.csv": (
+        "read",
+        {
+            "rows_kept": 2,
+            "context": {
+                "month": "2019-10-01 (name)",
+                "school_code": "2153021001 (name)",
+                "county_code": "530402 (roster)",
+            },
+        },
+    ),
+    "attendance/40_no_month.csv": ("rejected", r"no month \(月份\).*attendance/files.csv"),
+    "hukou/22_future_birth.csv": (
+        "read",
+        {
+            "rows_kept": 1,
+            "rows_quarantined": {"future_birth_date": 1},
+            "context": {"year": "2019 (files.csv)", "county_code": "530402 (files.csv)"},
+        },
+    ),
+    "xueji/34_codes_not_in_list.csv": (
+        "read",
+        {
+            "rows_kept": 3,
+            "values_quarantined": {"unknown_code": 2},
+            "repairs": {"code_standardised": 3},  # 三年级 -> 3 twice, 哈尼 -> 哈尼族 once
+            "context": {"term": "2019-2 (files.csv)"},
+        },
+    ),
 }
 
 
@@ -149,7 +183,7 @@ def test_the_corpus_is_complete():
     on_disk = {
         str(p.relative_to(BAD))
         for p in BAD.rglob("*")
-        if p.is_file() and p.parent.name != "schools"
+        if p.is_file() and p.parent.name != "schools" and p.name != "files.csv"
     }
     assert on_disk == set(EXPECTED)
     assert len(EXPECTED) >= 25
@@ -163,6 +197,9 @@ def test_bad_file_outcome(rel, tmp_path):
     dest = raw / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(BAD / rel, dest)
+    sidecar = (BAD / rel).parent / "files.csv"  # the term, year or county a file lacks
+    if sidecar.exists():
+        shutil.copy(sidecar, dest.parent / "files.csv")
     manifest = clean(Layout(tmp_path)).manifest  # never raises on a bad file
     report = next(f for f in manifest["files"] if f["file"] == rel)
     status, expected = EXPECTED[rel]

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analysis.clean.context import term_in
 from analysis.clean.dates import parse_dates
 from analysis.clean.encoding import Encoded
 from analysis.clean.ids import normalize_ids
@@ -252,6 +253,18 @@ def _text(s: _Sheet, c: str, e: Encoded) -> None:
     s.out[c] = e.rows(_declared(s, c, e.text, e))
 
 
+def _term(s: _Sheet, c: str, e: Encoded) -> None:
+    """A school term as people write it (``2019年秋季学期``, ``2019-2020学年第二学期``,
+    ``2020春``, ``2019-1``) as the project's label (``'2019-1'``, ``'2019-2'``)."""
+    labels = pa.array([term_in(v, dates=False) for v in e.text.to_pylist()], pa.string())
+    bad = ~e.empty[e.codes] & ~e.mask(pc.is_valid(labels))
+    s.col.value(bad, c, "unknown_term", e.text_rows())
+    s.col.repairs["term_standardised"] += int(
+        e.mask(pc.fill_null(pc.not_equal(labels, e.text), False)).sum()
+    )
+    s.out[c] = e.rows(labels)
+
+
 _BY_TYPE = {
     "id": _id,
     "name": _name,
@@ -262,6 +275,7 @@ _BY_TYPE = {
     "school_code": _school_code,
     "address": _address,
     "county_code": _county_code,
+    "term": _term,
     "text": _text,
 }
 

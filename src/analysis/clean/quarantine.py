@@ -64,6 +64,9 @@ class FileReport:
     empty_rows: int = 0
     flags: dict[str, int] = field(default_factory=dict)  # rows kept but flagged, by rule
     seconds: float = 0.0  # time spent cleaning this file
+    #: what the file says of all its rows (term, year, county, school): "value (source)"
+    context: dict[str, str] = field(default_factory=dict)
+    context_conflicts: list[str] = field(default_factory=list)  # title vs name, say
 
     def balanced(self) -> bool:
         return self.rows_read == self.rows_kept + self.rows_merged + sum(

@@ -53,6 +53,7 @@ class RawTable:
     duplicate_columns: list[str] = field(default_factory=list)  # titled twice: first kept
     title_lines: int = 0  # lines above the header
     mapping: list[tuple[str, str]] = field(default_factory=list)  # (header text, column or '')
+    titles: list[str] = field(default_factory=list)  # text of the rows above the header
 
 
 def detect_encoding(data: bytes, file: str) -> str:
@@ -244,7 +245,15 @@ def _build(
         hmap.duplicates,
         h,
         header_mapping(cells, hmap),
+        _titles(head[:h]),
     )
+
+
+def _titles(rows: list[list[str]]) -> list[str]:
+    """The rows above the header as text (a title, an export date): what the file says of
+    itself (:mod:`analysis.clean.context`)."""
+    out = [" ".join(c.strip() for c in r if c and c.strip()) for r in rows]
+    return [t for t in out if t]
 
 
 def header_mapping(cells: list[tuple[str, str | None]], hmap: HeaderMap) -> list[tuple[str, str]]:
@@ -277,16 +286,22 @@ def _sniff(data: bytes, rel: str) -> tuple[str, int]:
     return delimiter, ncol
 
 
-def _parse_csv(data: bytes, rel: str, delimiter: str, ncol: int) -> tuple[pa.Table, list]:
-    """Every line as ``ncol`` text fields (blank lines too), and the lines that are not
-    (malformed: their line number and why)."""
+def _parse_csv(
+    data: bytes, rel: str, delimiter: str, ncol: int
+) -> tuple[pa.Table, list, dict[int, str]]:
+    """Every line as ``ncol`` text fields (blank lines too), the lines that are not
+    (malformed: their line number and why), and the text of the first of those (title lines
+    above the header are narrower than the table)."""
     malformed: list[tuple[int, str]] = []
+    texts: dict[int, str] = {}
 
     def on_invalid(row) -> str:
         # One thread: the parser knows the physical line (blank lines counted, see below).
         malformed.append(
             (row.number, f"expected {row.expected_columns} fields, found {row.actual_columns}")
         )
+        if len(texts) < HEADER_SCAN_ROWS:
+            texts[row.number] = row.text
         return "skip"
 
     names = [f"c{i}" for i in range(ncol)]
@@ -313,7 +328,7 @@ def _parse_csv(data: bytes, rel: str, delimiter: str, ncol: int) -> tuple[pa.Tab
         )
     except pa.ArrowInvalid as exc:
         raise RawFileError(f"{rel}: not a readable CSV ({exc})") from None
-    return table, malformed
+    return table, malformed, texts
 
 
 def read_csv(
@@ -323,7 +338,7 @@ def read_csv(
     by line, blank lines and title lines above the header counted but not taken as rows."""
     enc, data = as_utf8(path.read_bytes() if content is None else content, rel)
     delimiter, ncol = _sniff(data, rel)
-    table, malformed = _parse_csv(data, rel, delimiter, ncol)
+    table, malformed, texts = _parse_csv(data, rel, delimiter, ncol)
     # Header detection needs the first rows as lists; data stays columnar for speed.
     first = [
         [table.column(j)[i].as_py() for j in range(ncol)]
@@ -356,6 +371,8 @@ def read_csv(
     out = out.append_column("source_row", pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64)))
     table = RawTable(rel, "", hmap.kind, out, enc, hmap.unknown, malformed, int(empty))
     table.duplicate_columns, table.title_lines = hmap.duplicates, len(titles) + h
+    title_text = [texts[n].replace(delimiter, " ") for n in titles if n in texts]
+    table.titles = [t.strip(' "') for t in title_text if t.strip(' "')] + _titles(first[:h])
     table.mapping = header_mapping(cells, hmap)
     return [table]
 

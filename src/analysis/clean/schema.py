@@ -90,6 +90,7 @@ GB3304 = [
 #: The types a column may be declared with (``type:`` in schema.yaml; text if absent).
 COLUMN_TYPES = (
     "text", "id", "name", "date", "month", "int", "float", "school_code", "county_code", "address",
+    "term",
 )  # fmt: skip
 #: How each column type is stored in the clean table (text types: as strings).
 ARROW_TYPES: dict[str, pa.DataType] = {

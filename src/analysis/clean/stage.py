@@ -39,6 +39,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis.clean.context import (
+    NEEDS,
+    SIDECAR,
+    Geography,
+    Roster,
+    file_facts,
+    fill,
+    missing_message,
+    read_sidecars,
+    sidecar_bytes,
+)
 from analysis.clean.encoding import Encoded, encode_group, exact_duplicates, text_values
 from analysis.clean.headers import TableSpec, load_dictionary
 from analysis.clean.normalise import normalise
@@ -66,6 +77,8 @@ class _Job:
     specs: dict[str, TableSpec]
     schemas: dict[str, TableSchema]
     schools: dict[str, str] | None
+    roster: Roster | None
+    sidecars: dict[str, dict[str, str]]
     today: dt.date
     engine: EngineConfig
     single_thread: bool
@@ -90,8 +103,8 @@ def user_headers(layout: Layout, headers: Path | None = None) -> Path | None:
 
 
 def raw_files(layout: Layout) -> list[Path]:
-    """Every delivered file under ``raw/`` (hidden files and the user's
-    ``raw/headers.yaml`` aside), in path order.
+    """Every delivered file under ``raw/`` (hidden files, the user's ``raw/headers.yaml``
+    and the sidecars ``raw/<dataset>/files.csv`` aside), in path order.
 
     >>> len(raw_files(prefecture)) > 200
     True
@@ -99,18 +112,23 @@ def raw_files(layout: Layout) -> list[Path]:
     return sorted(
         p
         for p in layout.raw.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and p != layout.raw / USER_HEADERS
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p != layout.raw / USER_HEADERS
+        and not (p.name == SIDECAR and p.parent.parent == layout.raw)
     )
 
 
-def rules_hash(user: Path | None = None) -> str:
-    """The header dictionary (with the user's, if any) and declared schema in force: a
-    change to any of them reruns."""
+def rules_hash(user: Path | None = None, raw: Path | None = None) -> str:
+    """The header dictionary (with the user's, if any), the declared schema and the
+    sidecars (``raw/<dataset>/files.csv``) in force: a change to any of them reruns."""
     h = hashlib.sha1()
-    for name in ("headers.yaml", "schema.yaml"):
+    for name in ("headers.yaml", "schema.yaml", "counties.csv", "townships.csv"):
         h.update((files("analysis.resources") / name).read_bytes())
     if user is not None:
         h.update(b"user headers\x1f" + Path(user).read_bytes())
+    if raw is not None:
+        h.update(b"sidecars\x1f" + sidecar_bytes(raw))
     return h.hexdigest()
 
 
@@ -166,7 +184,8 @@ def clean(
         )
     user = user_headers(layout, headers)
     specs = load_dictionary(user)
-    rules = rules_hash(user)
+    rules = rules_hash(user, layout.raw)
+    sidecars = read_sidecars(layout.raw)
     prev = None if force else _unchanged(layout, paths, rules)
     if prev is not None:
         return StageSummary("clean", True, prev, *summary_tables(prev, layout))
@@ -174,12 +193,15 @@ def clean(
     with staged(layout, [layout.interim], "clean") as stage:
         stage.interim.mkdir(parents=True)
         groups = _groups(paths, layout.raw)
+        roster = _roster(layout.raw, paths, specs)
         job = _Job(
             raw=layout.raw,
             out=stage,
             specs=specs,
             schemas=load_schema(),
-            schools=_roster(layout.raw, paths, specs),
+            schools=None if roster is None else roster.names,
+            roster=roster,
+            sidecars=sidecars,
             today=today or dt.date.today(),
             engine=config.engine,
             single_thread=min(config.engine.workers, len(groups)) > 1,
@@ -219,22 +241,37 @@ def _unchanged(layout: Layout, paths: list[Path], rules: str) -> dict | None:
     return prev
 
 
-def _roster(raw: Path, paths: list[Path], specs: dict[str, TableSpec]) -> dict[str, str] | None:
-    """The school roster (code -> name) that other tables' school codes are checked
-    against: every ``schools`` table delivered (None if there is none)."""
-    schools: dict[str, str] | None = None
+def _roster(raw: Path, paths: list[Path], specs: dict[str, TableSpec]) -> Roster | None:
+    """The school roster that other tables' school codes are checked against, with each
+    school's county (from its county code, else its county's name, else its township) and
+    the schools by name: every ``schools`` table delivered (None if there is none)."""
+    roster: Roster | None = None
+    geo = Geography.load()
     for p in paths:
         if p.relative_to(raw).parts[0] != specs["schools"].folder:
             continue
         try:
             for t in read_raw_file(p, raw, specs):
-                if t.kind == "schools":
-                    codes = _text(t.table.column("school_code")).to_pylist()
-                    names = _text(t.table.column("school_name")).to_pylist()
-                    schools = {**(schools or {}), **dict(zip(codes, names, strict=True))}
+                if t.kind != "schools":
+                    continue
+                roster = roster or Roster()
+
+                def col(name: str, t=t) -> list | None:
+                    if name not in t.table.column_names:
+                        return None
+                    return _text(t.table.column(name)).to_pylist()
+
+                roster.add(
+                    col("school_code"),
+                    col("school_name"),
+                    col("county_code"),
+                    col("county"),
+                    col("township"),
+                    geo,
+                )
         except RawFileError:
             pass
-    return schools
+    return roster
 
 
 def _text(a) -> pa.Array:
@@ -322,8 +359,23 @@ def _clean_file(
     if isinstance(tables, RawFileError):
         rep.status, rep.message = "rejected", str(tables)
         return rep
+    facts = []
+    for t in tables:
+        f = file_facts(t.kind, rel, t.sheet, t.titles, job.sidecars.get(rel), job.roster)
+        not_null = job.schema(t.kind).not_null
+        for fact, required in NEEDS.get(t.kind, {}).items():
+            needed = required or fact in not_null
+            if needed and fact not in f.values and fact not in t.table.column_names:
+                where = f"{rel}{f' [{t.sheet}]' if t.sheet else ''}"
+                rep.status, rep.message = "rejected", missing_message(where, t.kind, fact)
+                rep.kinds = [t.kind]
+                return rep
+        facts.append(f)
     bodies, quarantine, merges = [], [], []
-    for t, enc in zip(tables, encodings, strict=True):
+    for t, enc, f in zip(tables, encodings, facts, strict=True):
+        for fact, value in f.values.items():
+            rep.context[fact] = f"{value} ({f.sources[fact]})"
+        rep.context_conflicts += f.conflicts
         rep.kinds.append(t.kind)
         rep.encoding = t.encoding
         rep.unknown_columns += [u for u in t.unknown_columns if u not in rep.unknown_columns]
@@ -334,7 +386,7 @@ def _clean_file(
             rep.malformed_lines += len(t.malformed)
             rep.count("rows_quarantined", "malformed_line", len(t.malformed))
             quarantine.append(malformed_records(rel, t))
-        bodies.append(_clean_sheet(job, con, rel, t, enc, rep, quarantine, merges))
+        bodies.append(_clean_sheet(job, con, rel, t, enc, f, rep, quarantine, merges))
     write_parts(job.out, i, bodies, quarantine, merges)
     return rep
 
@@ -345,6 +397,7 @@ def _clean_sheet(
     rel: str,
     t: RawTable,
     enc: dict[str, Encoded],
+    facts,
     rep: FileReport,
     quarantine: list[pa.Table],
     merges: list[pa.Table],
@@ -365,6 +418,13 @@ def _clean_sheet(
         "source_file", pa.repeat(pa.scalar(rel, pa.string()), n)
     ).append_column("source_sheet", pa.repeat(pa.scalar(t.sheet, pa.string()), n))
     typed = conform(clean_tab, output_schema(t.kind, job.specs, schema))
+    # What the file says of all its rows (term, year, county, school), where a row has none.
+    typed, _ = fill(typed, t.kind, facts, job.roster)
+    for fact, required in NEEDS.get(t.kind, {}).items():
+        if (required or fact in schema.not_null) and fact in typed.column_names:
+            none = typed.column(fact).is_null().to_numpy(zero_copy_only=False)
+            col.row(none & keep, f"missing_{fact}", t.table)
+            keep &= ~none
     for rule, bad in failing_rules(con, typed, schema):
         if rule.scope == "row":
             col.row(bad & keep, rule.name, t.table)

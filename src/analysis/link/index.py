@@ -41,7 +41,7 @@ from analysis.link.linker import ROLES
 from analysis.link.names import name_keys
 from analysis.privacy import person_id_sql
 
-#: The linker's roles a clean row can fill (county comes from the file name; the
+#: The linker's roles a clean row can fill (county comes from the clean county_code; the
 #: alternative name is a profile's, from the registry rows).
 _ROLES = tuple(r for r in ROLES if r not in ("alt_name", "county"))
 
@@ -128,7 +128,7 @@ def records_sql(layout: Layout, kinds: list[str]) -> str:
         parts.append(
             rf"""SELECT '{kind}' AS kind, t.source_file, t.source_sheet, t.source_row, {cols},
                        {status} AS id_status,
-                       regexp_extract(t.source_file, '(^|/)(\d{{6}})_', 2) AS county
+                       t.county_code AS county
                 FROM {scan(layout.table(kind))} t {join}"""
         )
     return " UNION ALL ".join(f"({p})" for p in parts)

@@ -154,7 +154,7 @@ def _schools(con, src: _Source, t: BaseTables) -> None:
 def _registry(con, src: _Source, t: BaseTables) -> None:
     registry = src.joined(
         "xueji",
-        "regexp_extract(x.source_file, '(\\d{4}-[12])\\.', 1) AS term, x.status, "
+        "x.term, x.status, "
         "x.study_mode, x.grade, x.school_code, year(x.entry_date) AS entry_year, "
         "x.migrant = '是' AS migrant, x.name, x.sex, x.birth_date, x.id_number",
     )
@@ -165,7 +165,7 @@ def _registry(con, src: _Source, t: BaseTables) -> None:
     says = "CASE status WHEN '辍学' THEN 4 WHEN '休学' THEN 3 WHEN '转出' THEN 2 ELSE 1 END"
     con.execute(
         f"""CREATE OR REPLACE TABLE {t.reg} AS
-        WITH x AS (SELECT *, {says} AS says FROM {t.xj} WHERE term <> ''),
+        WITH x AS (SELECT *, {says} AS says FROM {t.xj} WHERE term IS NOT NULL),
         r AS (
             SELECT person_id, term,
                    arg_max(status, (says, school_code, status)) AS status,
@@ -182,8 +182,7 @@ def _registry(con, src: _Source, t: BaseTables) -> None:
 def _household(con, src: _Source, t: BaseTables) -> None:
     household = src.joined(
         "hukou",
-        "try_cast(regexp_extract(x.source_file, '(\\d{4})年', 1) AS INTEGER) AS year, "
-        "regexp_extract(x.source_file, '(^|/)(\\d{6})_', 2) AS county_code, x.note, "
+        "x.year, x.county_code, x.note, "
         "x.name, x.sex, x.birth_date, x.id_number, x.township, x.village",
     )
     con.execute(f"CREATE OR REPLACE TABLE {t.hk} AS {household}")

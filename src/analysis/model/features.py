@@ -107,8 +107,7 @@ def model_tables(t: BaseTables, layout: Layout, rules: Rules = DEFAULT_RULES) ->
     registry = joined(
         layout,
         "xueji",
-        "regexp_extract(x.source_file, '(\\d{4}-[12])\\.', 1) AS term, x.left_behind, "
-        "x.disability, x.ethnicity, x.study_mode",
+        "x.term, x.left_behind, x.disability, x.ethnicity, x.study_mode",
     )
     con.execute(
         f"""CREATE OR REPLACE TABLE {m.xattr} AS

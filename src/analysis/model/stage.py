@@ -85,7 +85,7 @@ def capacity_of(t: BaseTables, layout: Layout, pupils: dict, share: float) -> di
     if layout.table("redlist").exists():
         rows = t.con.execute(
             f"""WITH c AS (
-                SELECT regexp_extract(source_file, '(^|/)(\\d{{6}})_', 2) AS county, term,
+                SELECT county_code AS county, term,
                        count(*) FILTER (WHERE red_list = '是') AS n
                 FROM {scan(layout.table("redlist"))} GROUP BY ALL)
             SELECT county, arg_max(n, term) FROM c GROUP BY county"""
