@@ -40,10 +40,12 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SynthConfig:
-    """The synthetic prefecture to build: its scale (``yuxi`` or ``small``) and seed."""
+    """The synthetic prefecture to build: its scale (``yuxi`` or ``small``), seed and export
+    dialect (``county`` or ``school``: :mod:`analysis.synth.extracts.by_school`)."""
 
     scale: str
     seed: int
+    dialect: str
 
 
 @dataclass(frozen=True)

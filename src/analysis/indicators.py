@@ -128,6 +128,6 @@ def consolidation_rates(registry: pd.DataFrame, years: list[int]) -> pd.DataFram
         for code, b in [*list(base.groupby("county_code")), ("5304", base)]:
             g = grads if code == "5304" else grads[grads["county_code"] == code]
             rows.append({"year": y, "county_code": str(code), "graduates": len(g), "base": len(b)})
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=["year", "county_code", "graduates", "base"])
     out["consolidation_rate"] = _rate(out["graduates"], out["base"])
     return out

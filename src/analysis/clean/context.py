@@ -54,6 +54,7 @@ from analysis.resources import legacy_county_codes, load_counties, load_township
 #: The facts each kind of file is about, and whether a row cannot be used without it (a
 #: fact the declared schema lists as ``not_null`` cannot be done without either).
 NEEDS: dict[str, dict[str, bool]] = {
+    "schools": {"county_code": False},
     "xueji": {"term": True, "school_code": False, "county_code": False},
     "hukou": {"year": True, "county_code": True},
     "attendance": {"month": True, "school_code": False, "county_code": False},
@@ -169,6 +170,7 @@ class Geography:
     names: dict[str, str]  # full name (current or legacy) -> code
     townships: dict[str, str]  # township name found in one county only -> its code
     short: dict[str, str]  # short name (红塔, 通海) -> code: a school's name begins with it
+    name_of: dict[str, str]  # code -> current full name
 
     @classmethod
     @cache
@@ -186,6 +188,7 @@ class Geography:
             names,
             dict(zip(unique["township"], unique["county_code"].astype(str), strict=True)),
             dict(zip(c["short_name"], c["code"].astype(str), strict=True)),
+            dict(zip(c["code"].astype(str), c["name"], strict=True)),
         )
 
     def county_in(self, text: object) -> str | None:
@@ -438,4 +441,12 @@ def fill(
             col = pc.coalesce(col, pa.scalar(v).cast(col.type))
         table = table.set_column(table.column_names.index(fact), fact, col)
         missing[fact] = col.null_count
+    if "county" in table.column_names and "county_code" in table.column_names:
+        # A roster's county name, from the code where the roster gives none.
+        geo = Geography.load()
+        codes = pa.array(sorted(geo.codes), pa.string())
+        names = pa.array([geo.name_of[c] for c in sorted(geo.codes)], pa.string())
+        by_code = pc.take(names, pc.index_in(table.column("county_code").cast(pa.string()), codes))
+        col = pc.coalesce(table.column("county").cast(pa.string()), by_code)
+        table = table.set_column(table.column_names.index("county"), "county", col)
     return table, missing

@@ -63,10 +63,12 @@ def normalise(
     (None: no roster delivered, no check). ``today``: a birth date after it is impossible.
     """
     s = _Sheet(t, schema, schools, today, col, enc, {}, np.ones(t.table.num_rows, bool))
-    footer, totals = footer_rows(enc, schema.not_null)
+    first_cells = None if t.first_cells is None else Encoded.of(t.first_cells)
+    footer, totals = footer_rows(enc, schema.not_null, first_cells)
     col.row(footer, "footer_row", t.table)
     col.row(totals & ~footer, "total_row", t.table)
     s.keep &= ~(footer | totals)
+    col.not_records = footer | totals  # their cells are not values to quarantine
     for c, e in enc.items():
         _BY_TYPE[schema.type_of(c)](s, c, e)
         if c in schema.not_null:
@@ -85,15 +87,21 @@ FOOTER_MARKERS = (
     "合计", "总计", "小计", "共计", "总数", "填表人", "填报人", "制表人", "审核人", "审核",
     "负责人", "单位负责人", "制表日期", "填表日期", "填报日期", "报送日期", "联系电话", "备注：", "注：",
 )  # fmt: skip
-_FOOTER = re.compile(r"^\s*(?:" + "|".join(map(re.escape, FOOTER_MARKERS)) + r")")
+_FOOTER = re.compile(
+    r"^\s*(?:" + "|".join(r"\s*".join(map(re.escape, m)) for m in FOOTER_MARKERS) + r")"
+)
 _NUMBER = re.compile(r"^\s*-?[0-9]+(?:\.[0-9]+)?\s*$")
 
 
-def footer_rows(enc: dict[str, Encoded], keys: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def footer_rows(
+    enc: dict[str, Encoded], keys: tuple[str, ...], first_cells: Encoded | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows that are not records but a form's footer, as masks ``(footer, totals)``:
 
     * **footer**: the first non-empty cell begins with a total or signature word
-      (:data:`FOOTER_MARKERS`: 合计, 总计, 小计, 填表人, 审核人, 制表日期 ...);
+      (:data:`FOOTER_MARKERS`: 合计, 总计, 小计, 填表人, 审核人, 制表日期 ..., spaces
+      inside allowed: 合  计); ``first_cells`` holds each row's first filled cell of any column,
+      known or not (:attr:`RawTable.first_cells`), else the known columns' are used;
     * **totals**: a row of sums after the last record: every key column (``keys``, the
       table's not-null columns) empty and every filled cell a number.
 
@@ -116,8 +124,12 @@ def footer_rows(enc: dict[str, Encoded], keys: tuple[str, ...]) -> tuple[np.ndar
     for c, e in enc.items():
         empty[c] = e.empty[e.codes]
         first = before_empty & ~empty[c]  # rows whose first filled cell is this column's
-        footer[first] = _matches(e, first, _FOOTER.pattern)[e.codes[first]]
+        if first_cells is None:
+            footer[first] = _matches(e, first, _FOOTER.pattern)[e.codes[first]]
         before_empty &= empty[c]
+    if first_cells is not None:
+        filled = ~first_cells.empty[first_cells.codes]
+        footer = _matches(first_cells, filled, _FOOTER.pattern)[first_cells.codes] & filled
     key_cols = [c for c in keys if c in enc]
     totals = np.zeros(n, bool)
     if not key_cols:

@@ -88,9 +88,14 @@ class Collector:
         self.rows: list[pa.Table] = []
         self.repairs: Counter = Counter()
         self.values: Counter = Counter()
+        #: rows that are not records (a form's footer and totals): their cells are not
+        #: values, so none of them is quarantined as a value
+        self.not_records: np.ndarray | None = None
 
     def value(self, mask: np.ndarray, column: str, reason: str, raw: pa.Array) -> None:
         """Values set to null (``mask`` of rows), with their raw text."""
+        if self.not_records is not None:
+            mask = mask & ~self.not_records
         idx = np.flatnonzero(mask)
         if not len(idx):
             return

@@ -54,6 +54,21 @@ class RawTable:
     title_lines: int = 0  # lines above the header
     mapping: list[tuple[str, str]] = field(default_factory=list)  # (header text, column or '')
     titles: list[str] = field(default_factory=list)  # text of the rows above the header
+    #: each row's first filled cell, of any column (known or not): where a form's footer
+    #: (合计, 填表人) is written, often under a column the dictionary does not know (序号)
+    first_cells: pa.Array | None = None
+
+
+def first_filled(columns: list) -> pa.Array | None:
+    """Per row, the first non-empty cell of ``columns`` (text arrays in file order)."""
+    out = None
+    for col in columns:
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        v = pc.if_else(
+            pc.equal(pc.utf8_trim_whitespace(col), ""), pa.scalar(None, pa.string()), col
+        )
+        out = v if out is None else pc.coalesce(out, v)
+    return out
 
 
 def detect_encoding(data: bytes, file: str) -> str:
@@ -233,6 +248,7 @@ def _build(
     cols["source_row"] = pa.array(np.arange(1, int(filled.sum()) + 1), type=pa.int64())
     # Excel rows are 1-based and the sheet starts at row 1 (skip_empty_area=False).
     cols["source_line"] = pa.array(np.arange(start + 1, start + 1 + len(data))[filled])
+    first = first_filled([c.filter(mask) for c in text])
     return RawTable(
         file,
         sheet,
@@ -246,6 +262,7 @@ def _build(
         h,
         header_mapping(cells, hmap),
         _titles(head[:h]),
+        first,
     )
 
 
@@ -369,11 +386,15 @@ def read_csv(
     if empty:
         out = out.filter(pa.array(filled))
     out = out.append_column("source_row", pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64)))
+    first = first_filled([body.column(j) for j in range(ncol)])
+    if first is not None and empty:
+        first = first.filter(pa.array(filled))
     table = RawTable(rel, "", hmap.kind, out, enc, hmap.unknown, malformed, int(empty))
     table.duplicate_columns, table.title_lines = hmap.duplicates, len(titles) + h
     title_text = [texts[n].replace(delimiter, " ") for n in titles if n in texts]
     table.titles = [t.strip(' "') for t in title_text if t.strip(' "')] + _titles(first[:h])
     table.mapping = header_mapping(cells, hmap)
+    table.first_cells = first
     return [table]
 
 

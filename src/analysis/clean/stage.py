@@ -405,7 +405,11 @@ def _clean_sheet(
     """One sheet: duplicates merged, columns normalised, rules applied, rows counted.
     Returns (kind, the rows kept, the columns worth a Parquet dictionary)."""
     n = t.table.num_rows
-    first = exact_duplicates(enc, n)
+    # Rows alike in every known column but not in the others (two lines of a form's footer,
+    # under a column the dictionary does not know) are not duplicates.
+    first = exact_duplicates(
+        enc if t.first_cells is None else {**enc, "": Encoded.of(t.first_cells)}, n
+    )
     dup = first != np.arange(n)
     if dup.any():
         merges.append(merge_records(rel, t, np.flatnonzero(dup), first))

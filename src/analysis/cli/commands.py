@@ -49,7 +49,9 @@ def _config(args: argparse.Namespace) -> Config:
     """The run's settings: packaged, then ``--config``, then the flags given."""
     config = Config.load(Path(args.config) if args.config else None)
     flags = {k: v for k, v in vars(args).items() if v is not None}  # a verb has only its own
-    config = config.with_("synth", scale=flags.get("scale"), seed=flags.get("seed"))
+    config = config.with_(
+        "synth", scale=flags.get("scale"), seed=flags.get("seed"), dialect=flags.get("dialect")
+    )
     config = config.with_("link", engine=flags.get("engine"))
     capacity = parse_capacity(flags["capacity"]) if flags.get("capacity") else None
     config = config.with_("effects", ri_draws=flags.get("draws"))
@@ -207,6 +209,13 @@ def _synth_args(p: argparse.ArgumentParser) -> None:
         type=int,
         help="random seed; the same seed gives byte-identical files (default: the "
         "configuration's, 2020)",
+    )
+    p.add_argument(
+        "--dialect",
+        choices=["county", "school"],
+        help="how the extracts are cut into files: county (a file per county and term) or "
+        "school (a file per school and term or month, the school only in the file name, as "
+        "another county system exports them); the world is the same (default: county)",
     )
 
 

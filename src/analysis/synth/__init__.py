@@ -74,9 +74,9 @@ def synthesize(
     return summary
 
 
-def current(layout: Layout, scale: str, seed: int) -> dict | None:
-    """The truth summary if ``raw/`` and ``truth/`` already hold the prefecture of ``scale`` and
-    ``seed`` (the same seed gives byte-identical files), else None.
+def current(layout: Layout, scale: str, seed: int, dialect: str = "county") -> dict | None:
+    """The truth summary if ``raw/`` and ``truth/`` already hold the prefecture of ``scale``,
+    ``seed`` and ``dialect`` (the same seed gives byte-identical files), else None.
 
     >>> current(Layout(prefecture_truth.parent), "small", 7)["seed"], current(Layout(prefecture_truth.parent), "yuxi", 7)
     (7, None)
@@ -84,7 +84,8 @@ def current(layout: Layout, scale: str, seed: int) -> dict | None:
     summary = read_manifest(layout.truth_summary)
     if not layout.raw.is_dir() or summary is None:
         return None
-    return summary if (summary.get("scale"), summary.get("seed")) == (scale, seed) else None
+    held = (summary.get("scale"), summary.get("seed"), summary.get("dialect", "county"))
+    return summary if held == (scale, seed, dialect) else None
 
 
 def synth(
@@ -119,11 +120,11 @@ def synth(
     from analysis.synth.overview import summary_tables
 
     config = config or default_config()
-    scale, seed = config.synth.scale, config.synth.seed
-    prev = None if force else current(layout, scale, seed)
+    scale, seed, dialect = config.synth.scale, config.synth.seed, config.synth.dialect
+    prev = None if force else current(layout, scale, seed, dialect)
     if prev is not None:
         return StageSummary("synth", True, prev, *summary_tables(prev, layout))
-    params = SynthParams.preset(scale, seed)
+    params = SynthParams.preset(scale, seed, dialect)
     summary = synthesize(params, layout, progress, workers=config.engine.workers)
     return StageSummary("synth", False, summary, *summary_tables(summary, layout))
 

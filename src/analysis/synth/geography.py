@@ -148,11 +148,28 @@ def _build_schools(
         + schools["serial"].map("{:03d}".format)
     )
     schools = schools.drop(columns="serial")
-    dup = schools["school_name"].duplicated(keep=False)
-    schools.loc[dup, "school_name"] = (
-        schools.loc[dup, "school_name"] + schools.loc[dup, "school_code"].str[-2:]
-    )
+    schools["school_name"] = _distinct_names(schools["school_name"])
     return schools.reset_index(drop=True)
+
+
+#: How a second school of one village is told apart, as people name them (no numbers).
+_SECOND_SCHOOL = ("希望小学", "完小", "民族小学", "明德小学", "中心完小", "春蕾小学", "博爱小学")
+
+
+def _distinct_names(names: pd.Series) -> pd.Series:
+    """Every school's name distinct, the way counties tell two schools of one village
+    apart (凤寨小学, 凤寨希望小学, 凤寨完小), never by a number: the first keeps its name.
+    (Deterministic: the world's random draws are not touched.)"""
+    out = names.copy()
+    taken = set(names)
+    for i in names.index[names.duplicated(keep="first")]:
+        stem = names[i].removesuffix("小学")
+        for variant in _SECOND_SCHOOL:
+            if stem + variant not in taken:
+                out[i] = stem + variant
+                taken.add(out[i])
+                break
+    return out
 
 
 def _school_stem(rng: np.random.Generator, villages: pd.DataFrame, trow: pd.Series) -> str:

@@ -103,6 +103,10 @@ class SynthParams:
 
     scale: str = "yuxi"
     seed: int = 2020
+    #: How the extracts are cut into files and titled (the world is the same): 'county'
+    #: (a file per county and term) or 'school' (a file per school and term or month, as
+    #: another county system exports them; :mod:`analysis.synth.extracts.by_school`).
+    dialect: str = "county"
     #: Fraction of Yuxi's size; 'small' is 1/20.
     fraction: float = 1.0
     targets: dict[str, float] = field(default_factory=lambda: dict(SEED_TARGETS))
@@ -151,7 +155,7 @@ class SynthParams:
     mentored_off_list: float = 0.06
 
     @classmethod
-    def preset(cls, scale: str, seed: int) -> SynthParams:
+    def preset(cls, scale: str, seed: int, dialect: str = "county") -> SynthParams:
         """The two documented scales: 'yuxi' (full size) and 'small' (about 1/20, for tests).
 
         >>> SynthParams.preset("yuxi", 2020).fraction
@@ -162,7 +166,7 @@ class SynthParams:
         ValueError: unknown scale 'huge': use 'small' or 'yuxi'
         """
         if scale == "yuxi":
-            return cls(scale="yuxi", seed=seed, fraction=1.0)
+            return cls(scale="yuxi", seed=seed, fraction=1.0, dialect=dialect)
         if scale == "small":
-            return cls(scale="small", seed=seed, fraction=0.05)
+            return cls(scale="small", seed=seed, fraction=0.05, dialect=dialect)
         raise ValueError(f"unknown scale {scale!r}: use 'small' or 'yuxi'")

@@ -233,6 +233,7 @@ def write_truth(world: World, file_list: list[dict], parts: Path, layout: Layout
     summary = {
         "scale": world.params.scale,
         "seed": world.params.seed,
+        "dialect": world.params.dialect,
         "fraction": world.params.fraction,
         "figures": figures,
         "targets": {

@@ -95,6 +95,7 @@ def validate_clean(layout: Layout, truth: Truth) -> dict:
         else 1.0
     )
     clean_rows, wrongly = _wrongly_quarantined(layout, truth)
+    footers, footers_caught = _footers(layout, truth)
     return {
         "corrupted_values": int(len(corr)),
         "repaired_or_quarantined_share": round(share_ok, 5),
@@ -108,6 +109,8 @@ def validate_clean(layout: Layout, truth: Truth) -> dict:
             float(wrongly) / clean_rows if clean_rows else 0.0, 6
         ),
         "target_wrongly_quarantined": 0.001,
+        "footer_rows": int(footers),
+        "footer_rows_recognised": int(footers_caught),
     }
 
 
@@ -151,6 +154,20 @@ def _repaired(layout: Layout, truth: Truth, corr: pd.DataFrame) -> pd.Series:
             ) & got.notna().to_numpy()
             outcome.loc[gc.index[ok]] = "repaired"
     return outcome
+
+
+def _footers(layout: Layout, truth: Truth) -> tuple[int, int]:
+    """A form's footer rows (totals, signatures), and how many were quarantined as such
+    (``footer_row``, ``total_row``): never kept as records, never blamed on a pupil."""
+    return truth.con.execute(
+        f"""
+        WITH f AS (SELECT source_file, source_sheet, source_row FROM {truth.table("rows")}
+                   WHERE row_kind = 'footer'),
+        q AS (SELECT DISTINCT source_file, source_sheet, source_row FROM {scan(layout.quarantine)}
+              WHERE reason IN ('footer_row', 'total_row'))
+        SELECT count(*), count(q.source_row) FROM f LEFT JOIN q {_ON}
+        """
+    ).fetchall()[0]
 
 
 def _wrongly_quarantined(layout: Layout, truth: Truth) -> tuple[int, int]:

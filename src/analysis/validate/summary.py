@@ -23,6 +23,8 @@ def clean_table(c: dict) -> pd.DataFrame:
              f"{100 * c['clean_rows_wrongly_quarantined_share']:.3f} %", "≤ 0.1 %"],
             ["undetectable (valid-looking) corruptions", f"{c['undetectable_values']:,}", "reported"],
             ["silently wrong values", f"{c['silently_wrong_values']:,}", ""],
+            ["footer and total rows recognised",
+             f"{c.get('footer_rows_recognised', 0):,} of {c.get('footer_rows', 0):,}", "all"],
         ],
         columns=["measure", "value", "target"],
     )  # fmt: skip

@@ -52,7 +52,7 @@ class _Job:
 
 def _run_builders(job: _Job, names: tuple[str, ...]) -> list[dict]:
     """Run some builders, each with its own random stream, and save their truth parts."""
-    builders = _builders()
+    builders = _builders(job.world.params.dialect)
     files = []
     for name in names:
         i = BUILDERS.index(name)
@@ -77,8 +77,19 @@ def write_all(world: World, root: Path, parts: Path, seed: int, workers: int = 2
     return sorted(files, key=lambda f: (f["builder"], f["file"]))
 
 
-def _builders() -> dict:
-    """Each dataset's builder, by name."""
+#: The export dialects: how the same world's datasets are cut into files and titled.
+DIALECTS = ("county", "school")
+
+
+def _builders(dialect: str = "county") -> dict:
+    """Each dataset's builder, by name, in ``dialect`` (:data:`DIALECTS`): ``county`` one
+    file per county and term; ``school`` (:mod:`.by_school`) one per school and term or
+    month, as another county's system exports them."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
+    from analysis.synth.extracts import by_school
+
+    own = by_school.BUILDERS if dialect == "school" else {}
     return {
         "schools": registries._schools,
         "hukou": registries._hukou,
@@ -90,7 +101,7 @@ def _builders() -> dict:
         "interventions": interventions._interventions,
         "policies": interventions._policies,
         "inspections": interventions._inspections,
-    }
+    } | own
 
 
-__all__ = ["BUILDERS", "Extractor", "write_all"]
+__all__ = ["BUILDERS", "DIALECTS", "Extractor", "write_all"]

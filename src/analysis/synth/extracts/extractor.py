@@ -154,9 +154,14 @@ class Extractor:
         row_kind: np.ndarray | None = None,
         allow_duplicates: bool = True,
         extra_cols: bool = True,
+        footer: float = 0.0,
     ) -> None:
         """Write ``dataset/filename.fmt`` from clean columns, made messy, and record the
-        truth of its rows, of every value changed, and of the file."""
+        truth of its rows, of every value changed, and of the file.
+
+        ``footer``: the chance that the form ends as paper forms do, below the records: a
+        total row (合计, or a bare row of sums) and the signatures and date (填表人,
+        审核人, 制表日期), recorded in the truth as rows of kind ``footer``."""
         n = len(person_id)
         log = MessLog()
         style = _Style.draw(self.rng, fmt == "xlsx", self.names)
@@ -172,9 +177,12 @@ class Extractor:
             ]
             table.groups = [None] * len(table.groups)
         rows = _Rows.lay_out(self.rng, self.rates, n, allow_duplicates, sheet_of, style.xlsx)
+        foot = _footer_rows(self.rng, table, rows, self.names) if self.rng.random() < footer else []
         rel = f"{dataset}/{filename}.{fmt}"
-        written = self._write(rel, fmt, table, rows, titles)
-        self._record(rel, dataset, fmt, table, rows, person_id, key, row_kind, log, style, written)
+        written = self._write(rel, fmt, table, rows, titles, foot)
+        self._record(
+            rel, dataset, fmt, table, rows, person_id, key, row_kind, log, style, written, foot
+        )
 
     def _messy_column(self, col: Col, n: int, log: MessLog, style: _Style, table: _Table) -> None:
         """One column's header (one of its aliases) and its values made messy by kind."""
@@ -264,12 +272,30 @@ class Extractor:
         log.add(bad, col.canonical, "unknown_school_code", v[bad], raw[bad])
         return raw
 
-    def _write(self, rel: str, fmt: str, table: _Table, rows: _Rows, titles) -> dict:
+    def _write(self, rel: str, fmt: str, table: _Table, rows: _Rows, titles, foot=()) -> dict:
         """The file itself: CSV in a drawn encoding and line ending, or a workbook with title
-        rows, a sheet per group of rows and sometimes a notes sheet."""
+        rows, a sheet per group of rows and sometimes a notes sheet; footer rows (``foot``,
+        a list of rows of cells) after the last record."""
         rng, rates, path = self.rng, self.rates, self.root / rel
         raw_cols = [a[rows.order] for a in table.raw_cols]
         numeric = {c: m[rows.order] for c, m in table.numeric.items()}
+        kinds = list(table.kinds)
+        last = rows.sheet[-1] if len(rows.sheet) else ("Sheet1" if fmt == "xlsx" else "")
+        sheet_of_row = rows.sheet
+        if foot:
+            nf = len(foot)
+            raw_cols = [
+                np.concatenate(
+                    [
+                        a.astype(str).astype(object) if kinds[c] == "int" else a.astype(object),
+                        np.array([r[c] for r in foot], dtype=object),
+                    ]
+                )
+                for c, a in enumerate(raw_cols)
+            ]
+            numeric = {c: np.concatenate([m, np.zeros(nf, bool)]) for c, m in numeric.items()}
+            kinds = ["text" if k == "int" else k for k in kinds]
+            sheet_of_row = np.concatenate([rows.sheet, np.full(nf, last, dtype=object)])
         out = {"encoding": "", "crlf": False, "merged_header": False, "title_rows": 0}
         if fmt == "csv":
             enc_names = [e for e, _ in rates.csv_encoding]
@@ -284,14 +310,14 @@ class Extractor:
         ts = ts[:title_rows]
         out["title_rows"] = len(ts)
         sheets = []
-        for s in pd.unique(rows.sheet):
-            m = rows.sheet == s
+        for s in pd.unique(sheet_of_row):
+            m = sheet_of_row == s
             sheets.append(
                 Sheet(
                     name=str(s),
                     header=table.header,
                     columns=[a[m] for a in raw_cols],
-                    kinds=list(table.kinds),
+                    kinds=kinds,
                     titles=ts,
                     groups=table.groups if merged else None,
                     numeric={c: numeric[c][m] for c in numeric},
@@ -304,29 +330,50 @@ class Extractor:
         return out
 
     def _record(
-        self, rel, dataset, fmt, table, rows, person_id, key, row_kind, log, style, written
-    ) -> None:
+        self, rel, dataset, fmt, table, rows, person_id, key, row_kind, log, style, written,
+        foot=(),
+    ) -> None:  # fmt: skip
         """The truth of the file's rows, of the values changed, and of the file."""
         n = len(person_id)
         kinds_rows = (row_kind if row_kind is not None else np.full(n, "record", dtype=object))[
             rows.order
         ].copy()
         kinds_rows[rows.is_dup] = "exact_duplicate"
-        self._keep(
-            "rows",
-            pd.DataFrame(
-                {
-                    "file": rel,
-                    "sheet": rows.sheet,
-                    "row": rows.row_no,
-                    "dataset": dataset,
-                    "person_id": person_id[rows.order],
-                    "key": key[rows.order],
-                    "row_kind": kinds_rows,
-                    "dup_of_row": np.where(rows.is_dup, rows.row_no - 1, 0),
-                }
-            ),
+        truth = pd.DataFrame(
+            {
+                "file": rel,
+                "sheet": rows.sheet,
+                "row": rows.row_no,
+                "dataset": dataset,
+                "person_id": person_id[rows.order],
+                "key": key[rows.order],
+                "row_kind": kinds_rows,
+                "dup_of_row": np.where(rows.is_dup, rows.row_no - 1, 0),
+            }
         )
+        if foot:
+            last = rows.sheet[-1] if len(rows.sheet) else ("Sheet1" if fmt == "xlsx" else "")
+            start = int(rows.row_no[rows.sheet == last].max()) if len(rows.sheet) else 0
+            nf = len(foot)
+            truth = pd.concat(
+                [
+                    truth,
+                    pd.DataFrame(
+                        {
+                            "file": rel,
+                            "sheet": last,
+                            "row": np.arange(start + 1, start + 1 + nf),
+                            "dataset": dataset,
+                            "person_id": "",
+                            "key": "",
+                            "row_kind": "footer",
+                            "dup_of_row": 0,
+                        }
+                    ),
+                ],
+                ignore_index=True,
+            )
+        self._keep("rows", truth)
         if log.row:
             self._keep("corruptions", _corruptions(rel, log, rows))
         self.files.append(
@@ -341,7 +388,7 @@ class Extractor:
                 "date_format": style.date,
                 "month_format": style.month,
                 "dot_variant": style.dot,
-                "n_rows": len(rows.order),
+                "n_rows": len(rows.order) + len(foot),
                 "sheets": "|".join(str(s) for s in pd.unique(rows.sheet)),
                 "headers": "|".join(table.header),
                 "columns": "|".join(table.canon),
@@ -442,6 +489,30 @@ def _corruptions(rel: str, log: MessLog, rows: _Rows) -> pd.DataFrame:
     allc.insert(1, "sheet", rows.sheet[allc["pos"].to_numpy()])
     allc.insert(2, "row", rows.row_no[allc["pos"].to_numpy()])
     return allc.drop(columns="pos")
+
+
+def _footer_rows(rng: np.random.Generator, table: _Table, rows: _Rows, names: dict) -> list:
+    """The rows a paper form ends with, as cells per column: a total row under 合计 (or a
+    bare row of sums), then the signatures and the date, each in the first column."""
+    ncol = len(table.header)
+    out = []
+    ints = [c for c, k in enumerate(table.kinds) if k == "int" and table.canon[c] != "_serial"]
+    if ints and rng.random() < 0.8:
+        total = [None] * ncol
+        for c in ints:
+            total[c] = str(int(np.asarray(table.raw_cols[c], dtype=np.int64)[rows.order].sum()))
+        if rng.random() < 0.7:
+            total[0] = str(rng.choice(["合计", "总计", "合  计"]))
+        out.append(total)
+    who = [str(rng.choice(names["surnames"]["han"])) + "老师" for _ in range(2)]
+    sign = [None] * ncol
+    sign[0] = f"填表人：{who[0]}　　审核人：{who[1]}"
+    out.append(sign)
+    if rng.random() < 0.5:
+        date = [None] * ncol
+        date[0] = f"制表日期：{int(rng.integers(1, 13))}月{int(rng.integers(1, 29))}日"
+        out.append(date)
+    return out
 
 
 # ---- helpers over the world ---------------------------------------------------------------
