@@ -96,6 +96,8 @@ def absence_episodes(t: BaseTables, rules: Rules = DEFAULT_RULES) -> Episodes:
     _runs(t, rules)
     _episodes(t, e, rules)
     _registry_dropouts(t, e)
+    _ledger_extends(t, e, rules)
+    _ledger_dropouts(t, e, rules)
     _episode_years(t, e)
     frame = t.con.execute(
         f"""SELECT *, term_of(first_month) AS term,
@@ -211,6 +213,130 @@ def _registry_dropouts(t: BaseTables, e: Episodes) -> None:
                grade, left_compulsory(month, grade),
                'dropout', '学籍标注辍学（' || term || '学期）'
         FROM k WHERE gap IS NULL OR gap > 200"""
+    )
+
+
+def _ledger_extends(t: BaseTables, e: Episodes, rules: Rules) -> None:
+    """A run the persuasion ledger knows (a case detected within a month of it) lasts as
+    long as the ledger says: from the ledger's detection if that is earlier, to its return
+    date if that is later (a teacher may have marked the absent pupil present for a month).
+    The days added are the school's calendar days in between; the run becomes a dropout if
+    they take it past the threshold."""
+    t.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE ext AS
+        WITH cal AS (SELECT school_code, month, max(req) AS req FROM {t.am} GROUP BY ALL),
+        x AS (
+            SELECT e.person_id, e.first_month, e.school_code, e.return_month, e.last_month,
+                   min(l.detected) AS detected, max(l.return_date) AS ledger_return
+            FROM {e.episodes} e JOIN {t.ledger} l ON l.person_id = e.person_id
+                 AND l.detected BETWEEN e.first_month - INTERVAL 31 DAY
+                     AND coalesce(e.return_month, e.last_month + INTERVAL 31 DAY)
+            WHERE e.days IS NOT NULL
+            GROUP BY ALL),
+        spans AS (
+            SELECT person_id, first_month, school_code, detected AS lo, first_month AS hi,
+                   'start' AS side
+            FROM x WHERE detected < first_month
+            UNION ALL
+            SELECT person_id, first_month, school_code,
+                   (coalesce(return_month, last_month) + INTERVAL 1 MONTH)::DATE AS lo,
+                   ledger_return AS hi, 'end' AS side
+            FROM x WHERE ledger_return IS NOT NULL
+              AND ledger_return >= coalesce(return_month, last_month) + INTERVAL 1 MONTH),
+        d AS (
+            SELECT s.person_id, s.first_month, s.side, min(s.lo) AS lo, max(s.hi) AS hi,
+                   coalesce(sum(c.req * datediff('day', greatest(s.lo, c.month),
+                                                 least(s.hi, (c.month + INTERVAL 1 MONTH)::DATE))
+                                / datediff('day', c.month, (c.month + INTERVAL 1 MONTH)::DATE)),
+                            0) AS days
+            FROM spans s LEFT JOIN cal c ON c.school_code = s.school_code AND c.month < s.hi
+                 AND c.month + INTERVAL 1 MONTH > s.lo
+            GROUP BY ALL)
+        SELECT person_id, first_month,
+               round(sum(days))::INTEGER AS added,
+               min(CASE WHEN side = 'start' THEN date_trunc('month', lo)::DATE END) AS new_first,
+               max(CASE WHEN side = 'end' THEN date_trunc('month', hi)::DATE END) AS new_return,
+               string_agg(CASE side WHEN 'start' THEN '劝返台账' || strftime(lo, '%Y-%m-%d') || '发现'
+                          ELSE '劝返台账' || strftime(hi, '%Y-%m-%d') || '返校' END, '，')
+                 AS note
+        FROM d GROUP BY ALL HAVING sum(days) > 0"""
+    )
+    t.con.execute(
+        f"""UPDATE {e.episodes} e SET
+               days = e.days + x.added,
+               return_month = coalesce(x.new_return, e.return_month),
+               last_month = CASE WHEN x.new_return IS NOT NULL
+                                 THEN (x.new_return - INTERVAL 1 MONTH)::DATE
+                                 ELSE e.last_month END,
+               kind = CASE WHEN e.days + x.added > {rules.dropout_days} THEN 'dropout'
+                           ELSE e.kind END,
+               evidence = e.evidence || '；' || x.note || '（考勤记为出勤，' || x.added
+                          || '个教学日）',
+               first_month = coalesce(x.new_first, e.first_month)
+        FROM ext x
+        WHERE x.person_id = e.person_id AND x.first_month = e.first_month"""
+    )
+    t.con.execute("DROP TABLE ext")
+
+
+def _ledger_dropouts(t: BaseTables, e: Episodes, rules: Rules) -> None:
+    """Cases of the persuasion ledger (劝返复学台账) that no run shows: the county opened a
+    case, so the child was out, whatever the attendance says (a teacher may have kept
+    marking an absent pupil present). The run goes from the month of the ledger's detection
+    date to its return date (or the end of compulsory schooling, or of the records); its
+    school days are the school's calendar days in between, and it is a dropout or a
+    suspected one by the same thresholds as any run."""
+    t.con.execute(
+        f"""INSERT INTO {e.episodes}
+        WITH last AS (SELECT max(month) AS m FROM {t.am}),
+        cal AS (SELECT school_code, month, max(req) AS req FROM {t.am} GROUP BY ALL),
+        l AS (
+            SELECT DISTINCT person_id, detected, return_date FROM {t.ledger}
+            WHERE detected IS NOT NULL AND (return_date IS NULL OR return_date > detected)),
+        unc AS (
+            SELECT l.* FROM l WHERE NOT EXISTS (
+                SELECT 1 FROM {e.episodes} x WHERE x.person_id = l.person_id
+                  AND x.first_month <= l.detected + INTERVAL 31 DAY
+                  AND coalesce(x.return_month, DATE '9999-12-31') + INTERVAL 31 DAY
+                      >= l.detected)),
+        r AS (
+            SELECT u.*, x.school_code, x.county_code, x.grade
+            FROM unc u, LATERAL (
+                SELECT arg_max(g.school_code, g.term) AS school_code,
+                       arg_max(g.county_code, g.term) AS county_code,
+                       arg_max(g.grade, g.term) AS grade
+                FROM {t.reg} g WHERE g.person_id = u.person_id
+                  AND g.term <= term_of(u.detected)) x
+            WHERE x.school_code IS NOT NULL),
+        b AS (
+            SELECT r.*, left_compulsory(date_trunc('month', r.detected)::DATE, r.grade)
+                          AS open_until,
+                   least(coalesce(r.return_date, DATE '9999-12-31'),
+                         left_compulsory(date_trunc('month', r.detected)::DATE, r.grade),
+                         ((SELECT m FROM last) + INTERVAL 1 MONTH)::DATE) AS until
+            FROM r),
+        d AS (
+            SELECT b.person_id, b.detected,
+                   coalesce(sum(c.req * datediff('day', greatest(b.detected, c.month),
+                                                 least(b.until, (c.month + INTERVAL 1 MONTH)::DATE))
+                                / datediff('day', c.month, (c.month + INTERVAL 1 MONTH)::DATE)),
+                            0) AS days
+            FROM b LEFT JOIN cal c ON c.school_code = b.school_code AND c.month < b.until
+                 AND c.month + INTERVAL 1 MONTH > b.detected
+            GROUP BY ALL)
+        SELECT b.person_id, date_trunc('month', b.detected)::DATE,
+               (date_trunc('month', b.until - INTERVAL 1 DAY))::DATE, b.school_code,
+               b.county_code, round(d.days)::INTEGER, NULL,
+               CASE WHEN b.return_date IS NOT NULL
+                    THEN date_trunc('month', b.return_date)::DATE END,
+               b.grade, b.open_until,
+               CASE WHEN d.days > {rules.dropout_days} THEN 'dropout' ELSE 'suspected' END,
+               '劝返台账：' || strftime(b.detected, '%Y-%m-%d') || '发现' ||
+               CASE WHEN b.return_date IS NOT NULL
+                    THEN '，' || strftime(b.return_date, '%Y-%m-%d') || '返校' ELSE '，未返校' END
+               || '（考勤未显示缺课）'
+        FROM b JOIN d USING (person_id, detected)
+        WHERE d.days > {rules.suspected_days}"""
     )
 
 

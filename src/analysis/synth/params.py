@@ -85,6 +85,22 @@ class MessRates:
     duplicate_row: float = 0.003  # exact duplicate of a row in the same file
     transfer_double_listing: float = 0.5  # of in-prefecture transfers, listed in both schools
     unknown_school_code: float = 0.001  # school code not in the roster (mistyped)
+    # How the registries record the world (analysis.synth.extracts.recording): lasting
+    # properties of the record, the same in every file and both dialects.
+    regno_first_typo: float = (
+        0.004  # registry number = G + the ID as mistyped at first registration
+    )
+    l_number_replaced: float = (
+        0.6  # of children with an L number, those issued an ID (G number) in the window
+    )
+    absent_month_recorded_present: float = (
+        0.1  # of months a pupil was mostly away, all marked present
+    )
+    absent_day_recorded_present: float = 0.05  # of days of ordinary truancy, marked present
+    ledger_missing: float = 0.06  # dropouts never entered in the persuasion ledger
+    ledger_delay_median_days: float = (
+        10.0  # days from leaving to the ledger's detection date (lognormal)
+    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 from analysis.parallel import map_forked
 from analysis.synth.extracts import attendance, interventions, registries, welfare
 from analysis.synth.extracts.extractor import Extractor, child_columns
+from analysis.synth.extracts.recording import RegistryNumbers, registry_numbers
 from analysis.synth.world import World
 
 #: stream (seeded by the world's seed and its position here).
@@ -48,6 +49,7 @@ class _Job:
     parts: Path
     seed: int
     columns: dict
+    regno: RegistryNumbers
 
 
 def _run_builders(job: _Job, names: tuple[str, ...]) -> list[dict]:
@@ -57,7 +59,7 @@ def _run_builders(job: _Job, names: tuple[str, ...]) -> list[dict]:
     for name in names:
         i = BUILDERS.index(name)
         rng = np.random.default_rng([job.seed, 1, i])
-        ex = Extractor(job.world, job.root, rng, job.columns, job.parts, f"{i:02d}_")
+        ex = Extractor(job.world, job.root, rng, job.columns, job.parts, f"{i:02d}_", job.regno)
         builders[name](ex)
         files += [dict(f, builder=i) for f in ex.files]
     return files
@@ -71,7 +73,7 @@ def write_all(world: World, root: Path, parts: Path, seed: int, workers: int = 2
     two processes at once (``workers=2``, forked: the world is shared, not copied).
     """
     parts.mkdir(parents=True, exist_ok=True)
-    job = _Job(world, root, parts, seed, child_columns(world))
+    job = _Job(world, root, parts, seed, child_columns(world), registry_numbers(world))
     results = map_forked(partial(_run_builders, job), GROUPS, workers)
     files = [f for group in results for f in group]
     return sorted(files, key=lambda f: (f["builder"], f["file"]))

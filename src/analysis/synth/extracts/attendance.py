@@ -13,12 +13,13 @@ from analysis.synth.extracts.extractor import (
     _month_start,
     _obj,
 )
+from analysis.synth.extracts.recording import attendance_as_recorded, month_terms, term_index
 
 
 def _attendance(ex: Extractor) -> None:
     w = ex.world
     C = ex.C
-    a = w.school.attendance
+    a = attendance_as_recorded(w)
     sch = w.geo.schools
     cname = w.geo.counties.set_index("code")["name"]
     a_county = sch["county_code"].to_numpy()[a["school"].to_numpy()]
@@ -46,7 +47,14 @@ def _attendance(ex: Extractor) -> None:
                     "text",
                     ("学校标识码", "学校代码"),
                 ),
-                Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号", "全国学籍号")),
+                Col(
+                    "student_no",
+                    ex.regno.at(
+                        idx, month_terms(w, sub["year"].to_numpy(), sub["month"].to_numpy())
+                    ),
+                    "text",
+                    ("学籍号", "全国学籍号"),
+                ),
                 Col("name", _obj(C["school_name"][idx]), "name", ("姓名", "学生姓名")),
                 Col("month", months, "month", ("月份", "考勤月份", "统计月份")),
                 Col("days_required", sub["required"].to_numpy(), "int", ("应出勤天数", "应到天数")),
@@ -134,7 +142,12 @@ def _leave(ex: Extractor) -> None:
                 continue
             idx = s["child"].to_numpy()
             cols = [
-                Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号",)),
+                Col(
+                    "student_no",
+                    ex.regno.at(idx, term_index(w, s["start"].to_numpy())),
+                    "text",
+                    ("学籍号",),
+                ),
                 Col("name", _obj(C["school_name"][idx]), "name", ("学生姓名", "姓名")),
                 Col(
                     "school_code",

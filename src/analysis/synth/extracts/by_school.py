@@ -36,6 +36,7 @@ from analysis.synth.extracts.extractor import (
     _obj,
     _sex,
 )
+from analysis.synth.extracts.recording import attendance_as_recorded, month_terms
 from analysis.synth.extracts.registries import (
     _Families,
     _guardians,
@@ -122,12 +123,13 @@ def _xueji_columns(ex: Extractor, fam: _Families, rows: pd.DataFrame) -> list[Co
     g_name, g_id, g_by = _guardians(ex, fam, idx)
     mig = C["migrant"][idx]
     hk = np.where(mig, C["origin"][idx], fam.addr[idx]).astype(object)
-    ids = np.where(C["registry_has_id"][idx], C["id_number"][idx], "").astype(object)
+    k = rows["k"].to_numpy()
+    ids = np.where(ex.regno.has_id(idx, k), C["id_number"][idx], "").astype(object)
     mode = np.where(
         C["home_teaching"][idx], "送教上门", np.where(rows["boarding"].to_numpy(), "住校", "走读")
     ).astype(object)
     dis = np.where(C["disabled"][idx], C["disability_type"][idx] + "残疾", "").astype(object)
-    student_no = _obj(C["student_no"][idx])
+    student_no = ex.regno.at(idx, k)
 
     def yes_no(v):
         return np.where(v, "是", "否").astype(object)
@@ -160,7 +162,7 @@ def _xueji_columns(ex: Extractor, fam: _Families, rows: pd.DataFrame) -> list[Co
 def _attendance(ex: Extractor) -> None:
     """One attendance file per school and month: no school, no month in the rows."""
     w, C = ex.world, ex.C
-    a = w.school.attendance
+    a = attendance_as_recorded(w)
     sch = w.geo.schools
     ym = a["year"].to_numpy().astype(np.int64) * 100 + a["month"].to_numpy()
     order = np.lexsort((a["child"].to_numpy(), ym, a["school"].to_numpy()))
@@ -176,8 +178,9 @@ def _attendance(ex: Extractor) -> None:
         name = str(sch["school_name"].iat[s])
         code = int(sch["county_code"].iat[s])
         idx = sub["child"].to_numpy()
+        k = int(month_terms(w, np.array([year]), np.array([month]))[0])
         cols = [
-            Col("student_no", _obj(C["student_no"][idx]), "text", ("全国学籍号", "学籍号")),
+            Col("student_no", ex.regno.at(idx, np.full(len(idx), k)), "text", ("全国学籍号", "学籍号")),
             Col("name", _obj(C["school_name"][idx]), "name", ("学生姓名",)),
             Col("_class", _lookup((idx * 2654435761) % 4 + 1, lambda k: f"{k}班"), "text", ("班级",)),
             Col("days_required", sub["required"].to_numpy(), "int", ("应到校天数", "应出勤(天)")),

@@ -114,8 +114,14 @@ class Extractor:
         columns: dict | None = None,
         parts: Path | None = None,
         prefix: str = "",
+        regno=None,
     ):
+        from analysis.synth.extracts.recording import registry_numbers
+
         self.world = world
+        #: Each child's registry number over the terms, as the registry assigned it
+        #: (:func:`analysis.synth.extracts.recording.registry_numbers`).
+        self.regno = regno if regno is not None else registry_numbers(world)
         self.root = root
         self.rng = rng
         self.rates = world.params.mess

@@ -12,6 +12,7 @@ from analysis.synth.extracts.extractor import (
     Extractor,
     _obj,
 )
+from analysis.synth.extracts.recording import ledger_as_recorded, term_index
 
 
 def _interventions(ex: Extractor) -> None:
@@ -21,8 +22,10 @@ def _interventions(ex: Extractor) -> None:
     sch = w.geo.schools
     cases = w.school.cases.copy()
     cases["county_code"] = sch["county_code"].to_numpy()[cases["school"].to_numpy()]
+    # The ledger as the counties kept it: some dropouts missing, detection dated late.
+    recorded = ledger_as_recorded(w, cases)
     for code in w.geo.counties["code"]:
-        cs = cases[cases["county_code"] == code].sort_values("detected")
+        cs = recorded[recorded["county_code"] == code].sort_values("detected")
         if len(cs):
             _persuasion_ledger(ex, code, cs)
         sc = w.school.screening
@@ -44,12 +47,13 @@ def _persuasion_ledger(ex: Extractor, code, cs: pd.DataFrame) -> None:
     def step(name: str, aliases: tuple[str, ...]) -> Col:
         return Col(name, cs[name].to_numpy(), "date", aliases, group="四步法")
 
+    k = term_index(ex.world, cs["detected"].to_numpy())
     cols = [
-        Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号",)),
+        Col("student_no", ex.regno.at(idx, k), "text", ("学籍号",)),
         Col("name", _obj(C["school_name"][idx]), "name", ("学生姓名", "姓名")),
         Col(
             "id_number",
-            _obj(np.where(C["registry_has_id"][idx], C["id_number"][idx], "")),
+            _obj(np.where(ex.regno.has_id(idx, k), C["id_number"][idx], "")),
             "id",
             ("身份证号", "身份证件号"),
         ),
@@ -92,9 +96,10 @@ def _screening_ledger(ex: Extractor, code, term: str, g: pd.DataFrame) -> None:
     sch, C = ex.world.geo.schools, ex.C
     cname = ex.world.geo.counties.set_index("code")["name"]
     idx = g["child"].to_numpy()
+    k_of_term = next((k for k, t in enumerate(ex.world.school.terms) if t.label == term), 10**6)
     cols = [
         Col("term", _obj(np.full(len(g), term)), "text", ("学期",)),
-        Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号",)),
+        Col("student_no", ex.regno.at(idx, np.full(len(idx), k_of_term)), "text", ("学籍号",)),
         Col("name", _obj(C["school_name"][idx]), "name", ("学生姓名", "姓名")),
         Col(
             "school_name",
@@ -149,12 +154,13 @@ def _home_teaching(ex: Extractor, code) -> None:
     start = np.array([w.school.terms[k].first_day for k in ht["k"]]).astype(
         "datetime64[D]"
     ) + np.timedelta64(7, "D")
+    k = ht["k"].to_numpy()
     cols = [
-        Col("student_no", _obj(C["student_no"][idx]), "text", ("学籍号",)),
+        Col("student_no", ex.regno.at(idx, k), "text", ("学籍号",)),
         Col("name", _obj(C["school_name"][idx]), "name", ("学生姓名",)),
         Col(
             "id_number",
-            _obj(np.where(C["registry_has_id"][idx], C["id_number"][idx], "")),
+            _obj(np.where(ex.regno.has_id(idx, k), C["id_number"][idx], "")),
             "id",
             ("身份证号",),
         ),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.resources import load_names
 from analysis.synth.extracts.extractor import (
     GRADE_CN,
     GRADE_SHORT,
@@ -18,6 +19,7 @@ from analysis.synth.extracts.extractor import (
     _obj,
     _sex,
 )
+from analysis.synth.extracts.recording import Households, households_as_registered
 from analysis.synth.population import OUTSIDE_PLACES
 from analysis.synth.world import World
 
@@ -136,21 +138,21 @@ def _hukou_columns(ex, fam: _Families, code, y, idx, place) -> list[Col]:
     fa, mo_ = fam.fathers.loc[hid[idx]], fam.mothers.loc[hid[idx]]
     tname = w.geo.townships.set_index("township_id")["township"]
     vname = w.geo.villages.set_index("village_code")["village"]
-    mo, lb = C["move_out_year"], C["left_behind"]
+    mo = C["move_out_year"]
     away = C["living_outside"][idx] | ((mo[idx] > 0) & (mo[idx] <= y))
     current = np.where(away, place[idx] + "务工租住", addr[idx]).astype(object)
     note = np.where(
         away, np.where(rng.random(len(idx)) < 0.5, "随父母外出", "随父母在外省就读"), ""
     ).astype(object)
     sexv = C["sex"][idx]
+    # The register's head: a grandparent in three-generation households, whether or not the
+    # parents are away (so 孙子/孙女 does not tell who is left behind), else the father.
+    grand = fam.households.grand_head[hid[idx]]
     rel = np.where(
-        lb[idx], np.where(sexv == "M", "孙子", "孙女"), np.where(sexv == "M", "子", "女")
+        grand, np.where(sexv == "M", "孙子", "孙女"), np.where(sexv == "M", "子", "女")
     ).astype(object)
-    head = np.where(
-        lb[idx],
-        C["surname"][idx] + "老" + np.where(hid[idx] % 2 == 0, "大", "二"),
-        fa["name"].to_numpy(),
-    ).astype(object)
+    grand_name = np.array([fam.households.head_name.get(int(h), "") for h in hid[idx]], object)
+    head = np.where(grand, grand_name, fa["name"].to_numpy()).astype(object)
     numeric_sex = rng.random() < 0.1
     short_eth = rng.random() < 0.3
     households = _obj([f"{code}{x:08d}" for x in hid[idx]])
@@ -313,6 +315,7 @@ class _Families:
     hid: np.ndarray
     fathers: pd.DataFrame
     mothers: pd.DataFrame
+    households: Households
 
     @classmethod
     def of(cls, w: World) -> _Families:
@@ -323,6 +326,7 @@ class _Families:
             hid,
             p[p["role"] == "father"].set_index("household_id"),
             p[p["role"] == "mother"].set_index("household_id"),
+            households_as_registered(w, load_names()),
         )
 
 
@@ -360,10 +364,11 @@ def _xueji_columns(
     g_name, g_id, g_by = _guardians(ex, fam, idx)
     mig = C["migrant"][idx]
     hk = np.where(mig, C["origin"][idx], addr[idx]).astype(object)
-    ids = np.where(C["registry_has_id"][idx], C["id_number"][idx], "").astype(object)
+    k = rows["k"].to_numpy()
+    ids = np.where(ex.regno.has_id(idx, k), C["id_number"][idx], "").astype(object)
     dis = np.where(C["disabled"][idx], C["disability_type"][idx], "无").astype(object)
     cls = _lookup((idx * 2654435761) % 4 + 1, lambda k: f"{k}班")
-    student_no = _obj(C["student_no"][idx])
+    student_no = ex.regno.at(idx, k)
     grade = _obj(_grade_text(rows["grade"].to_numpy(), grade_style))
 
     def yes_no(v):
