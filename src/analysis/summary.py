@@ -45,3 +45,8 @@ class StageSummary:
             parts.append(f"<h4>{html.escape(title)}</h4>{frame.to_html(index=False)}")
         parts += [f"<p><small>{html.escape(n)}</small></p>" for n in self.notes]
         return "\n".join(parts)
+
+
+class CannotCompute(Exception):
+    """A stage that cannot compute its output from the records delivered: the message says
+    what it lacked and how to supply it (no traceback; the CLI exits 1)."""

@@ -402,10 +402,12 @@ _VERBS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    from analysis.clean.context import ContextError
     from analysis.clean.headers import HeaderError
     from analysis.clean.read import RawFileError
     from analysis.clean.schema import SchemaError
     from analysis.privacy import PrivacyError
+    from analysis.summary import CannotCompute
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -415,12 +417,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (
-        UserError, ConfigError, RawFileError, SchemaError, HeaderError, FileNotFoundError
+        UserError, ConfigError, RawFileError, SchemaError, HeaderError, ContextError,
+        FileNotFoundError,
     ) as exc:  # fmt: skip
         console.print(f"[bold red]error:[/] {exc}")
         return 2
     except PrivacyError as exc:
         console.print(f"[bold red]refused:[/] {exc}")
+        return 1
+    except CannotCompute as exc:
+        console.print(f"[bold red]cannot compute:[/] {exc}")
         return 1
     except KeyboardInterrupt:
         console.print("[bold red]interrupted[/]: nothing half-written was kept")

@@ -75,8 +75,10 @@ def comparisons_table(doc: dict) -> tuple[str, pd.DataFrame] | None:
     rows = pd.DataFrame(doc.get("comparisons", []))
     if rows.empty:
         return None
-    year = int(rows.loc[rows["list"] == "1_not_enrolled", "school_year"].max())
+    first = rows.loc[rows["list"] == "1_not_enrolled", "school_year"]
+    year = int(first.max() if len(first) else rows["school_year"].max())
     rows = rows[rows["school_year"] == year]
+    missing = doc.get("not_computed", {})
     mon = pd.DataFrame(doc.get("monitoring", []))
     mon = mon[mon["term"].str.startswith(str(year))] if len(mon) else mon
     cons = pd.DataFrame(doc.get("consolidation", []))
@@ -87,7 +89,10 @@ def comparisons_table(doc: dict) -> tuple[str, pd.DataFrame] | None:
         r = {"county": _county(code)}
         for lst, cat, key in COMPARISON_COLUMNS:
             sel = mine[(mine["list"] == lst) & ((mine["category"] == cat) if cat else True)]
-            r[label("categories", key, "short")] = f"{int(sel['children'].sum()):,}"
+            lacking = any(lst.split("_", 1)[0] in w.split(" ", 1)[0] for w in missing)
+            r[label("categories", key, "short")] = (
+                "–" if lacking and sel.empty else f"{int(sel['children'].sum()):,}"
+            )
         r["返校"] = (
             f"{int(mon.loc[mon['county_code'] == code, 'returns'].sum()):,}" if len(mon) else "0"
         )
@@ -122,6 +127,8 @@ def summary_tables(manifest: dict, layout: Layout) -> tuple[dict[str, pd.DataFra
         if comp:
             tables[comp[0]] = comp[1]
             notes.append(COMPARISON_LEGEND)
+        for what, why in doc.get("not_computed", {}).items():
+            notes.append(f"Not computed: {what}: {why}.")
     notes.append(f"Person index, lists and indicators in {layout.processed}.")
     return tables, notes
 

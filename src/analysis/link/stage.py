@@ -95,7 +95,39 @@ def comparison_counts(checks: Checks, rules: Rules) -> list[dict]:
     return _records(out.sort_values(["list", "school_year", "county_code", "category"]))
 
 
-def indicators_doc(checks: Checks, rules: Rules) -> dict:
+#: What each output of the stage needs among the clean tables (a list's key begins with its
+#: number, as in ``comparisons``).
+REQUIRES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("1 enrolment rates and list 1 (失学, 残疾缓学)", ("hukou", "xueji")),
+    ("the disabled children's enrolment rate", ("disability",)),
+    ("2 runs of absence in list 2 (辍学, 疑似辍学) and the returns", ("attendance",)),
+    ("2 the persuasion ledger's cases in list 2", ("persuasion",)),
+    ("3 list 3 (贫困)", ("poverty",)),
+    ("the consolidation rate", ("xueji",)),
+)
+
+
+def not_computed(layout: Layout) -> dict[str, str]:
+    """What the stage cannot compute for want of a clean table, and why: each output of
+    :data:`REQUIRES` whose inputs were not delivered (or none of their files was read).
+
+    >>> not_computed(prefecture)
+    {}
+    """
+    from analysis.clean.headers import load_dictionary
+
+    specs = load_dictionary()
+    out = {}
+    for what, kinds in REQUIRES:
+        lacking = [k for k in kinds if not layout.table(k).exists()]
+        if lacking:
+            out[what] = "no " + " and no ".join(
+                f"{k} table (nothing read in raw/{specs[k].folder}/)" for k in lacking
+            )
+    return out
+
+
+def indicators_doc(checks: Checks, rules: Rules, missing: dict[str, str] | None = None) -> dict:
     """``indicators.json``: enrolment rates per school year and county, consolidation rate per
     graduation year and county, suspected dropouts, dropouts and returns per term and county,
     the lists' counts, and the rules' thresholds.
@@ -106,16 +138,28 @@ def indicators_doc(checks: Checks, rules: Rules) -> dict:
     >>> from analysis.link import build_checks
     >>> doc = indicators_doc(build_checks(prefecture), DEFAULT_RULES)
     >>> sorted(doc)
-    ['comparisons', 'consolidation', 'definitions', 'enrolment', 'monitoring', 'rules']
+    ['comparisons', 'consolidation', 'definitions', 'enrolment', 'monitoring', 'not_computed', 'rules']
     """
+    missing = missing or {}
+    enrolment = enrolment_rates(checks.census)
+    comparisons = comparison_counts(checks, rules)
+    if any(w.startswith("1 ") for w in missing):  # no population base: no rates, no list 1
+        rates = [c for c in enrolment.columns if c.endswith(("_rate", "_band", "_in"))]
+        enrolment[rates] = None
+        comparisons = [c for c in comparisons if not c["list"].startswith("1_")]
+    if "the disabled children's enrolment rate" in missing:
+        enrolment[["d_band", "d_in", "disabled_enrolment_rate"]] = None
+    if any(w.startswith("3 ") for w in missing):
+        comparisons = [c for c in comparisons if not c["list"].startswith("3_")]
     return {
         "definitions": "analysis.indicators (formulas in its docstring); census: "
         "analysis.link.census; lists and counts: analysis.link.lists and analysis.link.timeline",
         "rules": asdict(rules),
-        "enrolment": _records(enrolment_rates(checks.census)),
+        "enrolment": _records(enrolment),
         "consolidation": _records(checks.consolidation),
         "monitoring": _records(checks.monitoring),
-        "comparisons": comparison_counts(checks, rules),
+        "comparisons": comparisons,
+        "not_computed": missing,
     }
 
 
@@ -180,7 +224,9 @@ def link(layout: Layout, config: Config | None = None, *, force: bool = False) -
     with staged(layout, outputs, "link") as stage:
         result = build_index(layout, stage, salt_for(layout.salt), config.link, config.engine)
         checks = build_checks(layout.reading(stage), stage, config.rules, config.engine)
-        write_json(stage.indicators, indicators_doc(checks, config.rules))
+        missing = not_computed(layout)
+        write_json(stage.indicators, indicators_doc(checks, config.rules, missing))
         manifest = {"fingerprint": key, "threshold": config.link.threshold, **result.stats}
+        manifest["not_computed"] = missing
         write_json(stage.link_manifest, manifest)
     return StageSummary("link", False, manifest, *summary_tables(manifest, layout))

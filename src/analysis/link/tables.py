@@ -56,17 +56,50 @@ class _Source:
     def has(self, kind: str) -> bool:
         return self.layout.table(kind).exists()
 
+    def table(self, kind: str) -> str:
+        """The clean table ``kind``, or an empty one of its columns when none was delivered
+        (so every later query runs, on no rows, and the stage says what it lacked)."""
+        if self.has(kind):
+            return scan(self.layout.table(kind))
+        return f"({empty_table_sql(kind)})"
+
     def ref(self, kind: str) -> str:
-        return f"(SELECT * FROM {scan(self.layout.table(kind))})"
+        return f"(SELECT * FROM {self.table(kind)})"
 
     def joined(self, kind: str, columns: str, alias: str = "x") -> str:
         return (
             f"SELECT i.person_id, {columns} "
-            f"FROM {scan(self.layout.table(kind))} {alias} "
+            f"FROM {self.table(kind)} {alias} "
             f"JOIN {scan(self.layout.person_index)} i ON i.kind = '{kind}' "
             f"AND i.source_file = {alias}.source_file AND i.source_sheet = {alias}.source_sheet "
             f"AND i.source_row = {alias}.source_row"
         )
+
+
+_DUCK_TYPES = {
+    "string": "VARCHAR", "large_string": "VARCHAR", "int32": "INTEGER", "int64": "BIGINT",
+    "double": "DOUBLE", "date32[day]": "DATE", "bool": "BOOLEAN", "int8": "TINYINT",
+    "int16": "SMALLINT", "float": "FLOAT",
+}  # fmt: skip
+
+
+def empty_table_sql(kind: str) -> str:
+    """SQL of an empty clean table ``kind``: its declared columns and types, no rows.
+
+    >>> from analysis.engine import connect
+    >>> connect().execute(f"SELECT count(*) FROM ({empty_table_sql('hukou')})").fetchall()
+    [(0,)]
+    """
+    from analysis.clean.headers import load_dictionary
+    from analysis.clean.schema import load_schema
+    from analysis.clean.write import output_schema
+
+    specs, schemas = load_dictionary(), load_schema()
+    sch = output_schema(kind, specs, schemas[kind])
+    cols = ", ".join(
+        f'CAST(NULL AS {_DUCK_TYPES.get(str(f.type), "VARCHAR")}) AS "{f.name}"' for f in sch
+    )
+    return f"SELECT {cols} WHERE false"
 
 
 def joined(layout: Layout, kind: str, columns: str, alias: str = "x") -> str:

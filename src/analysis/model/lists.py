@@ -227,7 +227,11 @@ def county_lists(
             change=np.where(red["person_id"].isin(prev), "保留", "新进"),
         )
         reds.append(red)
-    red = pd.concat(reds, ignore_index=True) if reds else scored.iloc[:0]
+    red = (
+        pd.concat(reds, ignore_index=True)
+        if reds
+        else scored.iloc[:0].assign(reasons=pd.Series(dtype=str), change=pd.Series(dtype=str))
+    )
     followed = scored["person_id"].isin(prev) | (scored["returned_ever"] == 1)
     white = scored[followed & ~scored["red"]].assign(
         change=lambda d: np.where(d["person_id"].isin(prev), "移出红名单", "劝返复学后稳定"),

@@ -34,7 +34,7 @@ from analysis.model.responsible import coming_school
 from analysis.model.train import RiskModel, Validation, column, fit, group_rate, rolling_validation
 from analysis.privacy import check_one_county
 from analysis.runs import fingerprint, read_manifest, staged, unchanged, write_json
-from analysis.summary import StageSummary
+from analysis.summary import CannotCompute, StageSummary
 
 #: The subpackages whose code is part of the fingerprint (:func:`analysis.runs.code_version`):
 #: the features are built on the linkage's base tables.
@@ -230,9 +230,28 @@ def _check_capacity(t: BaseTables, cfg: ModelConfig) -> None:
         )
 
 
+def _check_labels(ft: pd.DataFrame, cfg: ModelConfig, layout: Layout) -> None:
+    """The model needs ``n_test`` + 2 terms whose outcome (dropped out or not) is known; say
+    what the records lack when they give fewer."""
+    have = ft.loc[ft["dropout"].notna(), "term"].nunique() if len(ft) else 0
+    need = cfg.n_test + 2
+    if have >= need:
+        return
+    lacking = (read_manifest(layout.link_manifest) or {}).get("not_computed", {})
+    why = "; ".join(f"{k}: {v}" for k, v in lacking.items()) or (
+        "the registries and the attendance cover too few terms"
+    )
+    raise CannotCompute(
+        f"the risk model needs {need} terms with known outcomes ({cfg.n_test} to test it on, "
+        f"two at least to fit and calibrate; model.n_test sets the first), the records give "
+        f"{have}. What the linkage lacked: {why}"
+    )
+
+
 def _run(m: ModelTables, layout: Layout, stage: Layout, cfg: ModelConfig, key: str):
     """Features, validation, the final model, the lists and the cards, into ``stage``."""
     ft = feature_table(m, decay=cfg.decay)
+    _check_labels(ft, cfg, layout)
     stage.model.mkdir(parents=True)
     ft.to_parquet(stage.features, index=False)
     latest = ft["term"].max()
