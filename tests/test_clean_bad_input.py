@@ -159,6 +159,38 @@ EXPECTED = {
         },
     ),
     "attendance/40_no_month.csv": ("rejected", r"no month \(月份\).*attendance/files.csv"),
+    # A workbook is judged by its data sheet, never by its notes sheet; a data sheet that
+    # fails while another is read is named, not dropped in silence.
+    "attendance/43_notes_first_data_sheet_lacks_a_column.xlsx": (
+        "rejected",
+        r"\[考勤\]: .*required column missing .*'unexcused'",
+    ),
+    "attendance/44_one_data_sheet_lacks_a_column.xlsx": (
+        "read",
+        {
+            "rows_kept": 1,
+            "sheets_rejected": [
+                "attendance/44_one_data_sheet_lacks_a_column.xlsx [十一月]: required column missing "
+                "for a attendance table: 'unexcused' (tried: 旷课天数, 无故缺勤天数, 旷课, 旷课(天), "
+                "无故缺课天数, 无故缺勤, unexcused)"
+            ],
+        },
+    ),
+    # A household register lists the adults too: born any year; a child of the household
+    # born before 1990 is flagged (the birth-date range depends on the role).
+    "hukou/41_household_with_adults.csv": (
+        "read",
+        {
+            "rows_kept": 4,
+            "values_quarantined": {},
+            "flags": {"child_of_household_born_before_1990": 1},
+        },
+    ),
+    # The certificate number is the holder's ID and two digits: the ID is derived, checked.
+    "disability/42_certificate_number_holds_the_id.csv": (
+        "read",
+        {"rows_kept": 4, "values_quarantined": {"id_bad_check": 1}},
+    ),
     "hukou/22_future_birth.csv": (
         "read",
         {

@@ -99,3 +99,21 @@ def test_inspect_explains_a_new_export_and_what_to_do(export):
     assert "days_present" in after.stdout and "张三" in after.stdout
     assert "530402200803011235" not in after.stdout  # the registry number is masked
     assert not (export.interim).exists()  # nothing written
+
+
+def test_inspect_diagnoses_a_workbook_by_its_data_sheet(tmp_path):
+    """A rejected workbook is diagnosed on the sheet that holds data, not its notes sheet:
+    the columns it has, and the one it lacks."""
+    import shutil
+    from pathlib import Path
+
+    from analysis.clean.inspect import inspect_file
+
+    name = "43_notes_first_data_sheet_lacks_a_column.xlsx"
+    src = Path(__file__).parent / "data" / "bad" / "attendance" / name
+    (tmp_path / "raw" / "attendance").mkdir(parents=True)
+    shutil.copy(src, tmp_path / "raw" / "attendance" / name)
+    (sheet,) = inspect_file(tmp_path / "raw" / "attendance" / name, tmp_path / "raw")
+    assert sheet["status"] == "rejected" and sheet["sheet"] == "考勤"
+    assert sheet["missing"] == ["unexcused"]
+    assert "days_present" in set(sheet["columns"]["column"])

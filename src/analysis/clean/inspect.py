@@ -55,14 +55,14 @@ def _diagnose(path: Path, raw: Path, specs: dict[str, TableSpec], message: str) 
     goes, and what is missing."""
     folder = path.relative_to(raw).parts[0] if path.is_relative_to(raw) else ""
     kinds = [s for s in specs.values() if s.folder == folder]
-    header = _header_cells(path)
+    header, sheet = _header_cells(path, message)
     out = []
     for spec in kinds:
         mapped = [spec.lookup.get(normalize_header(h), "") for h in header]
         missing = sorted(spec.required - set(mapped))
         out.append(
             {
-                "sheet": "",
+                "sheet": sheet,
                 "kind": spec.kind,
                 "status": "rejected",
                 "message": message,
@@ -86,19 +86,39 @@ def _diagnose(path: Path, raw: Path, specs: dict[str, TableSpec], message: str) 
     return out[:1]
 
 
-def _header_cells(path: Path) -> list[str]:
-    """The first line of a CSV that has the most non-empty fields among the first 20 (a
-    rough header, for the diagnosis of a rejected file)."""
+def _header_cells(path: Path, message: str = "") -> tuple[list[str], str]:
+    """A rough header of a rejected file, for its diagnosis: of a CSV, the line with the most
+    non-empty fields among the first 20; of a workbook, that row of the sheet the message
+    names (the data sheet that failed), else of the first sheet with data. Returns the
+    header cells and the sheet's name ('' for a CSV)."""
+    import re
+
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            from python_calamine import CalamineWorkbook
+
+            wb = CalamineWorkbook.from_path(str(path))
+        except Exception:  # a corrupt archive: nothing to diagnose beyond the message
+            return [], ""
+        named = re.search(r"\[([^\]]+)\]: ", message)
+        names = [named.group(1)] if named and named.group(1) in wb.sheet_names else []
+        for name in names + list(wb.sheet_names):
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)[:20]
+            rows = [["" if v is None else str(v).strip() for v in r] for r in rows]
+            best = max(rows, key=lambda r: sum(bool(c) for c in r), default=[])
+            if sum(bool(c) for c in best) >= 2:
+                return best, name
+        return [], ""
     if path.suffix.lower() not in (".csv", ".txt"):
-        return []
+        return [], ""
     from analysis.clean.read import as_utf8
 
     try:
         text = as_utf8(path.read_bytes(), str(path))[1][:65536].decode("utf-8", "replace")
     except (RawFileError, OSError):
-        return []
+        return [], ""
     lines = [ln.split(",") for ln in text.splitlines()[:20] if ln.strip()]
-    return max(lines, key=lambda r: sum(bool(c.strip()) for c in r), default=[])
+    return max(lines, key=lambda r: sum(bool(c.strip()) for c in r), default=[]), ""
 
 
 def inspect_file(path: Path, raw: Path, headers: Path | None = None) -> list[dict]:

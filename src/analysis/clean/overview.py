@@ -93,6 +93,13 @@ def summary_tables(manifest: dict, layout: Layout) -> tuple[dict[str, pd.DataFra
         if counts:
             notes.append(f"{label}: " + " · ".join(f"{k} {v:,}" for k, v in counts.items()))
     notes += [f"rejected: {f['message']}" for f in files if f["status"] == "rejected"]
+    notes += [f"sheet not read: {m}" for f in files for m in f.get("sheets_rejected", [])]
+    conflicts = [f"{f['file']}: {c}" for f in files for c in f.get("context_conflicts", [])]
+    if conflicts:
+        notes.append(
+            f"{len(conflicts)} file(s) whose title and name disagree (the title was taken): "
+            + "; ".join(conflicts[:3])
+        )
     unknown = sorted({u for f in files for u in f["unknown_columns"]})
     if unknown:
         notes.append(f"Columns not in the header dictionary (ignored): {', '.join(unknown)}")

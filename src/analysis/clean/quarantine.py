@@ -67,6 +67,8 @@ class FileReport:
     #: what the file says of all its rows (term, year, county, school): "value (source)"
     context: dict[str, str] = field(default_factory=dict)
     context_conflicts: list[str] = field(default_factory=list)  # title vs name, say
+    #: a workbook's data sheets that could not be read while others were (their reasons)
+    sheets_rejected: list[str] = field(default_factory=list)
 
     def balanced(self) -> bool:
         return self.rows_read == self.rows_kept + self.rows_merged + sum(

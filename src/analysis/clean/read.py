@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from analysis.clean.derive import derive_columns
 from analysis.clean.headers import (
     HeaderError,
     HeaderMap,
@@ -36,6 +37,11 @@ HEADER_SCAN_ROWS = 12
 
 class RawFileError(ValueError):
     """A raw file that cannot be read: the message names the file and the reason."""
+
+
+class DataSheetError(RawFileError):
+    """A sheet with a header row that does not make a table of its folder's kind: a data
+    sheet that failed (not a notes sheet without a header)."""
 
 
 @dataclass
@@ -54,6 +60,8 @@ class RawTable:
     title_lines: int = 0  # lines above the header
     mapping: list[tuple[str, str]] = field(default_factory=list)  # (header text, column or '')
     titles: list[str] = field(default_factory=list)  # text of the rows above the header
+    #: the workbook's other sheets that look like data but could not be read (their reasons)
+    rejected_sheets: list[str] = field(default_factory=list)
     #: each row's first filled cell, of any column (known or not): where a form's footer
     #: (合计, 填表人) is written, often under a column the dictionary does not know (序号)
     first_cells: pa.Array | None = None
@@ -235,7 +243,7 @@ def _build(
     try:
         hmap: HeaderMap = best_table(cells, specs, folder, where)
     except HeaderError as exc:
-        raise RawFileError(str(exc)) from None
+        raise DataSheetError(str(exc)) from None
     data = [r if len(r) == width else [*r, *[""] * (width - len(r))] for r in rows[start:]]
     columns = list(zip(*data, strict=True)) if data else [()] * width  # one tuple per column
     text = [_text_column(c) for c in columns]
@@ -418,17 +426,22 @@ def read_xlsx(path: Path, rel: str, folder: str, specs: dict[str, TableSpec]) ->
             f"{rel}: not a readable XLSX workbook ({type(exc).__name__}: {exc})"
         ) from None
     out = []
-    skipped = []
+    notes, failed = [], []  # sheets without a header row; data sheets that failed
     for name in wb.sheet_names:
         rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
         if not any(v not in (None, "") for r in rows for v in r):
             continue
         try:
             out.append(_build(rel, name, rows, folder, specs))
+        except DataSheetError as exc:
+            failed.append(str(exc))
         except RawFileError as exc:
-            skipped.append(str(exc))
+            notes.append(str(exc))
     if not out:
-        raise RawFileError(skipped[0] if skipped else f"{rel}: the workbook has no data")
+        # Blame the sheet that holds data, not the notes sheet before it.
+        reason = (failed or notes or [f"{rel}: the workbook has no data"])[0]
+        raise RawFileError(reason)
+    out[0].rejected_sheets = failed
     return out
 
 
@@ -482,7 +495,11 @@ def read_raw_file(
     folder = path.relative_to(raw_root).parts[0]
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return read_csv(path, rel, folder, specs, content)
-    if suffix in (".xlsx", ".xlsm"):
-        return read_xlsx(path, rel, folder, specs)
-    raise RawFileError(f"{rel}: unsupported file type '{suffix}' (expected .csv or .xlsx)")
+        tables = read_csv(path, rel, folder, specs, content)
+    elif suffix in (".xlsx", ".xlsm"):
+        tables = read_xlsx(path, rel, folder, specs)
+    else:
+        raise RawFileError(f"{rel}: unsupported file type '{suffix}' (expected .csv or .xlsx)")
+    for t in tables:  # what the other columns give (analysis.clean.derive)
+        t.table = derive_columns(t.kind, t.table)
+    return tables

@@ -377,6 +377,7 @@ def _clean_file(
             rep.context[fact] = f"{value} ({f.sources[fact]})"
         rep.context_conflicts += f.conflicts
         rep.kinds.append(t.kind)
+        rep.sheets_rejected += t.rejected_sheets
         rep.encoding = t.encoding
         rep.unknown_columns += [u for u in t.unknown_columns if u not in rep.unknown_columns]
         rep.empty_rows += t.empty_rows
