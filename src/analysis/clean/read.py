@@ -269,8 +269,8 @@ def _build(
         hmap.duplicates,
         h,
         header_mapping(cells, hmap),
-        _titles(head[:h]),
-        first,
+        titles=_titles(head[:h]),
+        first_cells=first,
     )
 
 

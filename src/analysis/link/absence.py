@@ -219,15 +219,21 @@ def _registry_dropouts(t: BaseTables, e: Episodes) -> None:
 def _ledger_extends(t: BaseTables, e: Episodes, rules: Rules) -> None:
     """A run the persuasion ledger knows (a case detected within a month of it) lasts as
     long as the ledger says: from the ledger's detection if that is earlier, to its return
-    date if that is later (a teacher may have marked the absent pupil present for a month).
-    The days added are the school's calendar days in between; the run becomes a dropout if
-    they take it past the threshold."""
+    date if that is later than the run's last month, or for good if the ledger has the child
+    not back (a teacher may have marked the absent pupil present). The days added are the
+    school's calendar days in between; the run becomes a dropout if they take it past the
+    threshold."""
     t.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE ext AS
         WITH cal AS (SELECT school_code, month, max(req) AS req FROM {t.am} GROUP BY ALL),
+        last AS (SELECT (max(month) + INTERVAL 1 MONTH)::DATE AS m FROM {t.am}),
         x AS (
-            SELECT e.person_id, e.first_month, e.school_code, e.return_month, e.last_month,
-                   min(l.detected) AS detected, max(l.return_date) AS ledger_return
+            SELECT e.person_id, e.first_month, e.school_code, e.last_month, e.open_until,
+                   min(l.detected) AS detected,
+                   -- not back by the ledger: a case without a return date
+                   CASE WHEN bool_or(l.return_date IS NULL) THEN NULL
+                        ELSE max(l.return_date) END AS ledger_return,
+                   bool_or(l.return_date IS NULL) AS not_back
             FROM {e.episodes} e JOIN {t.ledger} l ON l.person_id = e.person_id
                  AND l.detected BETWEEN e.first_month - INTERVAL 31 DAY
                      AND coalesce(e.return_month, e.last_month + INTERVAL 31 DAY)
@@ -239,10 +245,10 @@ def _ledger_extends(t: BaseTables, e: Episodes, rules: Rules) -> None:
             FROM x WHERE detected < first_month
             UNION ALL
             SELECT person_id, first_month, school_code,
-                   (coalesce(return_month, last_month) + INTERVAL 1 MONTH)::DATE AS lo,
-                   ledger_return AS hi, 'end' AS side
-            FROM x WHERE ledger_return IS NOT NULL
-              AND ledger_return >= coalesce(return_month, last_month) + INTERVAL 1 MONTH),
+                   (last_month + INTERVAL 1 MONTH)::DATE AS lo,
+                   coalesce(ledger_return, least(open_until, (SELECT m FROM last))) AS hi,
+                   CASE WHEN not_back THEN 'open' ELSE 'end' END AS side
+            FROM x WHERE not_back OR ledger_return > last_month + INTERVAL 1 MONTH),
         d AS (
             SELECT s.person_id, s.first_month, s.side, min(s.lo) AS lo, max(s.hi) AS hi,
                    coalesce(sum(c.req * datediff('day', greatest(s.lo, c.month),
@@ -251,26 +257,31 @@ def _ledger_extends(t: BaseTables, e: Episodes, rules: Rules) -> None:
                             0) AS days
             FROM spans s LEFT JOIN cal c ON c.school_code = s.school_code AND c.month < s.hi
                  AND c.month + INTERVAL 1 MONTH > s.lo
+            WHERE s.hi > s.lo
             GROUP BY ALL)
         SELECT person_id, first_month,
                round(sum(days))::INTEGER AS added,
                min(CASE WHEN side = 'start' THEN date_trunc('month', lo)::DATE END) AS new_first,
                max(CASE WHEN side = 'end' THEN date_trunc('month', hi)::DATE END) AS new_return,
+               bool_or(side = 'open') AS open_case,
                string_agg(CASE side WHEN 'start' THEN '劝返台账' || strftime(lo, '%Y-%m-%d') || '发现'
-                          ELSE '劝返台账' || strftime(hi, '%Y-%m-%d') || '返校' END, '，')
+                                    WHEN 'end' THEN '劝返台账' || strftime(hi, '%Y-%m-%d') || '返校'
+                                    ELSE '劝返台账记为未返校' END, '，' ORDER BY lo, side)
                  AS note
         FROM d GROUP BY ALL HAVING sum(days) > 0"""
     )
     t.con.execute(
         f"""UPDATE {e.episodes} e SET
                days = e.days + x.added,
-               return_month = coalesce(x.new_return, e.return_month),
-               last_month = CASE WHEN x.new_return IS NOT NULL
-                                 THEN (x.new_return - INTERVAL 1 MONTH)::DATE
+               return_month = CASE WHEN x.open_case THEN NULL
+                                   ELSE coalesce(x.new_return, e.return_month) END,
+               last_month = CASE WHEN x.new_return IS NOT NULL AND NOT x.open_case
+                                 THEN greatest(e.last_month,
+                                               (x.new_return - INTERVAL 1 MONTH)::DATE)
                                  ELSE e.last_month END,
                kind = CASE WHEN e.days + x.added > {rules.dropout_days} THEN 'dropout'
                            ELSE e.kind END,
-               evidence = e.evidence || '；' || x.note || '（考勤记为出勤，' || x.added
+               evidence = e.evidence || '；' || x.note || '（按台账补记' || x.added
                           || '个教学日）',
                first_month = coalesce(x.new_first, e.first_month)
         FROM ext x
@@ -323,20 +334,29 @@ def _ledger_dropouts(t: BaseTables, e: Episodes, rules: Rules) -> None:
                             0) AS days
             FROM b LEFT JOIN cal c ON c.school_code = b.school_code AND c.month < b.until
                  AND c.month + INTERVAL 1 MONTH > b.detected
+            GROUP BY ALL),
+        -- the days the attendance does show missed in the months of the case
+        s AS (
+            SELECT b.person_id, b.detected, sum(a.unx) AS unx
+            FROM b JOIN {t.am} a ON a.person_id = b.person_id
+                 AND a.month >= date_trunc('month', b.detected) AND a.month < b.until
             GROUP BY ALL)
         SELECT b.person_id, date_trunc('month', b.detected)::DATE,
                (date_trunc('month', b.until - INTERVAL 1 DAY))::DATE, b.school_code,
-               b.county_code, round(d.days)::INTEGER, NULL,
+               b.county_code, round(greatest(d.days, coalesce(s.unx, 0)))::INTEGER, NULL,
                CASE WHEN b.return_date IS NOT NULL
                     THEN date_trunc('month', b.return_date)::DATE END,
                b.grade, b.open_until,
-               CASE WHEN d.days > {rules.dropout_days} THEN 'dropout' ELSE 'suspected' END,
+               CASE WHEN greatest(d.days, coalesce(s.unx, 0)) > {rules.dropout_days}
+                    THEN 'dropout' ELSE 'suspected' END,
                '劝返台账：' || strftime(b.detected, '%Y-%m-%d') || '发现' ||
                CASE WHEN b.return_date IS NOT NULL
                     THEN '，' || strftime(b.return_date, '%Y-%m-%d') || '返校' ELSE '，未返校' END
-               || '（考勤未显示缺课）'
+               || CASE WHEN coalesce(s.unx, 0) > 0 THEN '（考勤旷课' || s.unx || '天）'
+                       ELSE '（考勤未显示缺课）' END
         FROM b JOIN d USING (person_id, detected)
-        WHERE d.days > {rules.suspected_days}"""
+        LEFT JOIN s USING (person_id, detected)
+        WHERE greatest(d.days, coalesce(s.unx, 0)) > {rules.suspected_days}"""
     )
 
 

@@ -61,6 +61,7 @@ def _run_builders(job: _Job, names: tuple[str, ...]) -> list[dict]:
         rng = np.random.default_rng([job.seed, 1, i])
         ex = Extractor(job.world, job.root, rng, job.columns, job.parts, f"{i:02d}_", job.regno)
         builders[name](ex)
+        ex.flush()
         files += [dict(f, builder=i) for f in ex.files]
     return files
 

@@ -169,6 +169,7 @@ def _attendance(ex: Extractor) -> None:
     a = a.iloc[order]
     ym = ym[order]
     school = a["school"].to_numpy()
+    k_all = month_terms(w, ym // 100, ym % 100)  # each row's term, computed once
     starts = np.flatnonzero(np.r_[True, (school[1:] != school[:-1]) | (ym[1:] != ym[:-1])])
     ends = np.r_[starts[1:], len(a)]
     for lo, hi in zip(starts, ends, strict=True):
@@ -178,7 +179,7 @@ def _attendance(ex: Extractor) -> None:
         name = str(sch["school_name"].iat[s])
         code = int(sch["county_code"].iat[s])
         idx = sub["child"].to_numpy()
-        k = int(month_terms(w, np.array([year]), np.array([month]))[0])
+        k = int(k_all[lo])
         cols = [
             Col("student_no", ex.regno.at(idx, np.full(len(idx), k)), "text", ("全国学籍号", "学籍号")),
             Col("name", _obj(C["school_name"][idx]), "name", ("学生姓名",)),

@@ -137,14 +137,36 @@ class Extractor:
         self.rows: list[pd.DataFrame] = []
         self.corruptions: list[pd.DataFrame] = []
         self.files: list[dict] = []
+        self._buffer: dict[str, list] = {}
 
-    def _keep(self, what: str, df: pd.DataFrame) -> None:
+    #: Truth rows buffered before a part is written (a file per school and month would
+    #: otherwise cost a Parquet file each).
+    FLUSH_ROWS = 400_000
+
+    def _keep(self, what: str, cols: dict[str, np.ndarray]) -> None:
+        """Keep truth columns (equal-length arrays) of one file: buffered and written as a
+        part when large enough, or kept in memory without ``parts``."""
         if self.parts is None:
-            getattr(self, what).append(df)
-        else:
-            df.to_parquet(
-                self.parts / f"{self.prefix}{len(self.files):04d}_{what}.parquet", index=False
-            )
+            getattr(self, what).append(pd.DataFrame(cols))
+            return
+        buf = self._buffer.setdefault(what, [len(self.files), 0, []])
+        buf[1] += len(next(iter(cols.values())))
+        buf[2].append(cols)
+        if buf[1] >= self.FLUSH_ROWS:
+            self._flush(what)
+
+    def _flush(self, what: str) -> None:
+        buf = self._buffer.pop(what, None)
+        if not buf or not buf[2]:
+            return
+        names = list(buf[2][0])
+        frame = pd.DataFrame({c: np.concatenate([part[c] for part in buf[2]]) for c in names})
+        frame.to_parquet(self.parts / f"{self.prefix}{buf[0]:06d}_{what}.parquet", index=False)
+
+    def flush(self) -> None:
+        """Write the truth still buffered (call when the builder is done)."""
+        for what in list(self._buffer):
+            self._flush(what)
 
     # ------------------------------------------------------------------------------------
     def emit(
@@ -345,40 +367,32 @@ class Extractor:
             rows.order
         ].copy()
         kinds_rows[rows.is_dup] = "exact_duplicate"
-        truth = pd.DataFrame(
-            {
-                "file": rel,
-                "sheet": rows.sheet,
-                "row": rows.row_no,
-                "dataset": dataset,
-                "person_id": person_id[rows.order],
-                "key": key[rows.order],
-                "row_kind": kinds_rows,
-                "dup_of_row": np.where(rows.is_dup, rows.row_no - 1, 0),
-            }
-        )
+        n_rows = len(rows.order)
+        truth = {
+            "file": np.full(n_rows, rel, dtype=object),
+            "sheet": np.asarray(rows.sheet, dtype=object),
+            "row": np.asarray(rows.row_no, dtype=np.int64),
+            "dataset": np.full(n_rows, dataset, dtype=object),
+            "person_id": np.asarray(person_id[rows.order], dtype=object),
+            "key": np.asarray(key[rows.order], dtype=object),
+            "row_kind": np.asarray(kinds_rows, dtype=object),
+            "dup_of_row": np.where(rows.is_dup, rows.row_no - 1, 0).astype(np.int64),
+        }
         if foot:
             last = rows.sheet[-1] if len(rows.sheet) else ("Sheet1" if fmt == "xlsx" else "")
             start = int(rows.row_no[rows.sheet == last].max()) if len(rows.sheet) else 0
             nf = len(foot)
-            truth = pd.concat(
-                [
-                    truth,
-                    pd.DataFrame(
-                        {
-                            "file": rel,
-                            "sheet": last,
-                            "row": np.arange(start + 1, start + 1 + nf),
-                            "dataset": dataset,
-                            "person_id": "",
-                            "key": "",
-                            "row_kind": "footer",
-                            "dup_of_row": 0,
-                        }
-                    ),
-                ],
-                ignore_index=True,
-            )
+            extra = {
+                "file": np.full(nf, rel, dtype=object),
+                "sheet": np.full(nf, last, dtype=object),
+                "row": np.arange(start + 1, start + 1 + nf, dtype=np.int64),
+                "dataset": np.full(nf, dataset, dtype=object),
+                "person_id": np.full(nf, "", dtype=object),
+                "key": np.full(nf, "", dtype=object),
+                "row_kind": np.full(nf, "footer", dtype=object),
+                "dup_of_row": np.zeros(nf, np.int64),
+            }
+            truth = {c: np.concatenate([truth[c], extra[c]]) for c in truth}
         self._keep("rows", truth)
         if log.row:
             self._keep("corruptions", _corruptions(rel, log, rows))
@@ -481,20 +495,25 @@ class _Rows:
         return cls(order, is_dup, np.searchsorted(order, np.arange(n)), sheet, row_no)
 
 
-def _corruptions(rel: str, log: MessLog, rows: _Rows) -> pd.DataFrame:
+def _corruptions(rel: str, log: MessLog, rows: _Rows) -> dict[str, np.ndarray]:
     """Every changed value by file row (a duplicate carries its original's raw value)."""
     m = len(rows.order)
     pos = rows.first_pos[np.asarray(log.row, dtype=np.int64)]
-    base = pd.DataFrame(
-        {"pos": pos, "column": log.column, "kind": log.kind, "clean": log.clean, "raw": log.raw}
-    )
-    dup = base[rows.is_dup[np.minimum(pos + 1, m - 1)] & (pos + 1 < m)].copy()
-    dup["pos"] += 1
-    allc = pd.concat([base, dup], ignore_index=True)
-    allc.insert(0, "file", rel)
-    allc.insert(1, "sheet", rows.sheet[allc["pos"].to_numpy()])
-    allc.insert(2, "row", rows.row_no[allc["pos"].to_numpy()])
-    return allc.drop(columns="pos")
+    cols = {
+        "column": np.asarray(log.column, dtype=object),
+        "kind": np.asarray(log.kind, dtype=object),
+        "clean": np.asarray(log.clean, dtype=object),
+        "raw": np.asarray(log.raw, dtype=object),
+    }
+    dup = rows.is_dup[np.minimum(pos + 1, m - 1)] & (pos + 1 < m)
+    pos_all = np.concatenate([pos, pos[dup] + 1])
+    out = {
+        "file": np.full(len(pos_all), rel, dtype=object),
+        "sheet": np.asarray(rows.sheet, dtype=object)[pos_all],
+        "row": np.asarray(rows.row_no, dtype=np.int64)[pos_all],
+    }
+    out.update({c: np.concatenate([v, v[dup]]) for c, v in cols.items()})
+    return out
 
 
 def _footer_rows(rng: np.random.Generator, table: _Table, rows: _Rows, names: dict) -> list:
