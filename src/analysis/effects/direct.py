@@ -3,7 +3,8 @@ the validation study, which fits every design on many worlds and cannot afford t
 pipeline (cleaning, linkage, the risk model's features) for each.
 
 The tables are the records the bureau's systems kept (registry, screening ledgers,
-persuasion ledgers, policy documents, inspections), exactly as written before the mess:
+persuasion ledgers as recorded, policy documents, inspections), exactly as written before
+the mess:
 pupils at risk each term with the term's outcome, the ledger with who was listed and who
 mentored, the cases with their dates. Covariates the pipeline derives from attendance are
 not rebuilt here; the recorded score carries them into the mentoring designs.
@@ -45,7 +46,11 @@ def inputs_from_world(world) -> EffectInputs:
             "mentored": np.where(sc["mentored"], "是", "否"),
         })  # fmt: skip
         ledger = prepare_ledger(led, notes)
-    c = world.school.cases
+    # The persuasion ledger as the counties kept it: some cases missing, detection dated
+    # late (analysis.synth.extracts.recording), as the pipeline reads it from the files.
+    from analysis.synth.extracts.recording import ledger_as_recorded
+
+    c = ledger_as_recorded(world, world.school.cases)
     cases = pd.DataFrame({
         "person_id": pid[c["child"].to_numpy()], "county_code": c["county_code"].astype(str).to_numpy(),
         "grade": c["grade"].to_numpy(), "whereabouts": c["whereabouts"].to_numpy(),

@@ -91,11 +91,15 @@ def _ledger(con, layout: Layout, roster, pupils, notes, entries=None) -> pd.Data
         return pd.DataFrame()
     led = con.execute(f"SELECT * FROM {_linked(con, layout, 'redlist')}").df()
     led = apply_mentoring(led, entries, notes)
-    # The county: the pupil's own registry that term, else the roster's school of that name.
+    # The county: the pupil's own registry that term, else the roster's school of that name,
+    # else the ledger's own (its file's county).
+    led = led.rename(columns={"county_code": "ledger_county"})
     own = pupils[["person_id", "term", "county_code"]].drop_duplicates(["person_id", "term"])
     led = led.merge(own, on=["person_id", "term"], how="left")
     by_name = roster.drop_duplicates("school_name").set_index("school_name")["county_code"]
     led["county_code"] = led["county_code"].fillna(led["school_name"].map(by_name))
+    if "ledger_county" in led:
+        led["county_code"] = led["county_code"].fillna(led.pop("ledger_county"))
     lost = led["county_code"].isna().sum()
     if lost:
         notes.append(f"{lost} ledger rows with no county (unknown school, unlinked pupil) left out")

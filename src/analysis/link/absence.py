@@ -96,8 +96,9 @@ def absence_episodes(t: BaseTables, rules: Rules = DEFAULT_RULES) -> Episodes:
     _runs(t, rules)
     _episodes(t, e, rules)
     _registry_dropouts(t, e)
-    _ledger_extends(t, e, rules)
-    _ledger_dropouts(t, e, rules)
+    if _has_table(t.con, t.ledger):  # the persuasion ledger, when the tables include it
+        _ledger_extends(t, e, rules)
+        _ledger_dropouts(t, e, rules)
     _episode_years(t, e)
     frame = t.con.execute(
         f"""SELECT *, term_of(first_month) AS term,
@@ -105,6 +106,14 @@ def absence_episodes(t: BaseTables, rules: Rules = DEFAULT_RULES) -> Episodes:
         FROM {e.episodes} ORDER BY person_id, first_month"""
     ).df()
     return Episodes(t, e.episodes, e.episode_years, frame)
+
+
+def _has_table(con, name: str) -> bool:
+    return bool(
+        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[
+            0
+        ]
+    )
 
 
 def _runs(t: BaseTables, rules: Rules) -> None:
@@ -229,6 +238,7 @@ def _ledger_extends(t: BaseTables, e: Episodes, rules: Rules) -> None:
         last AS (SELECT (max(month) + INTERVAL 1 MONTH)::DATE AS m FROM {t.am}),
         x AS (
             SELECT e.person_id, e.first_month, e.school_code, e.last_month, e.open_until,
+                   e.return_month,
                    min(l.detected) AS detected,
                    -- not back by the ledger: a case without a return date
                    CASE WHEN bool_or(l.return_date IS NULL) THEN NULL
@@ -248,7 +258,9 @@ def _ledger_extends(t: BaseTables, e: Episodes, rules: Rules) -> None:
                    (last_month + INTERVAL 1 MONTH)::DATE AS lo,
                    coalesce(ledger_return, least(open_until, (SELECT m FROM last))) AS hi,
                    CASE WHEN not_back THEN 'open' ELSE 'end' END AS side
-            FROM x WHERE not_back OR ledger_return > last_month + INTERVAL 1 MONTH),
+            -- a run without a return already counts every school day to its end
+            FROM x WHERE (not_back AND return_month IS NOT NULL)
+                      OR ledger_return > last_month + INTERVAL 1 MONTH),
         d AS (
             SELECT s.person_id, s.first_month, s.side, min(s.lo) AS lo, max(s.hi) AS hi,
                    coalesce(sum(c.req * datediff('day', greatest(s.lo, c.month),

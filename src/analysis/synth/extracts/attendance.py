@@ -9,6 +9,7 @@ from analysis.calendar import school_years
 from analysis.synth.extracts.extractor import (
     Col,
     Extractor,
+    _county_order,
     _lookup,
     _month_start,
     _obj,
@@ -77,7 +78,7 @@ def _attendance(ex: Extractor) -> None:
             ex.emit(
                 "attendance",
                 f"{code}_{cname[code]}_{y}学年月考勤",
-                cols,
+                _county_order(ex, code, cols, 2),
                 _obj(C["person_id"][idx]),
                 key,
                 "csv",

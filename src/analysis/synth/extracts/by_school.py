@@ -30,6 +30,7 @@ from analysis.synth.extracts.extractor import (
     GRADE_CN,
     Col,
     Extractor,
+    _county_order,
     _eth,
     _lookup,
     _month_start,
@@ -47,14 +48,6 @@ from analysis.synth.population import OUTSIDE_PLACES
 
 #: The share of forms that end in totals and signatures.
 FOOTER_SHARE = 0.5
-
-
-def _county_order(ex: Extractor, code: int, cols: list[Col], keep_first: int = 0) -> list[Col]:
-    """The county's own column order: the same for all its files (a county's system), drawn
-    from a stream of the county's code so the builder's draws are not disturbed."""
-    rng = np.random.default_rng([int(code), ex.world.params.seed, 16])
-    head, tail = cols[:keep_first], cols[keep_first:]
-    return head + [tail[i] for i in rng.permutation(len(tail))]
 
 
 def _schools(ex: Extractor) -> None:

@@ -540,6 +540,14 @@ def _footer_rows(rng: np.random.Generator, table: _Table, rows: _Rows, names: di
     return out
 
 
+def _county_order(ex: Extractor, code: int, cols: list[Col], keep_first: int = 0) -> list[Col]:
+    """The county's own column order: the same for all its files (a county's system), drawn
+    from a stream of the county's code so the builder's draws are not disturbed."""
+    rng = np.random.default_rng([int(code), ex.world.params.seed, 16])
+    head, tail = cols[:keep_first], cols[keep_first:]
+    return head + [tail[i] for i in rng.permutation(len(tail))]
+
+
 # ---- helpers over the world ---------------------------------------------------------------
 def _sex(sex: np.ndarray, numeric_codes: bool) -> np.ndarray:
     if numeric_codes:

@@ -13,6 +13,7 @@ from analysis.synth.extracts.extractor import (
     GRADE_SHORT,
     Col,
     Extractor,
+    _county_order,
     _eth,
     _lookup,
     _month_start,
@@ -258,7 +259,7 @@ def _xueji(ex: Extractor) -> None:
             if pos is None:
                 continue
             rows = allrows.iloc[pos]
-            cols = _xueji_columns(ex, fam, rows, grade_style)
+            cols = _county_order(ex, code, _xueji_columns(ex, fam, rows, grade_style), 2)
             fmt = "xlsx" if rng.random() < 0.15 else "csv"
             sheet_of = None
             if fmt == "xlsx":
