@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -281,14 +282,18 @@ def _text(a) -> pa.Array:
 
 def _groups(paths: list[Path], raw: Path) -> list[list[tuple[int, Path]]]:
     """Files cleaned together (the same dataset folder and county, by the code the file name
-    starts with; a file without one is a group of its own), largest work first so the
-    workers finish together. Workbooks cost about six times as much per byte as CSV.
+    starts with, else by the name before its date: one school's monthly files), largest work
+    first so the workers finish together. Workbooks cost about six times as much per byte as CSV.
     (The grouping only shares work; what a file holds is read from its content.)"""
 
     def key(p: Path) -> tuple[str, str]:
         folder, _, name = str(p.relative_to(raw)).partition("/")
         county = name.split("_", 1)[0]
-        return folder, county if county.isdigit() and len(county) == 6 else name
+        if county.isdigit() and len(county) == 6:
+            return folder, county
+        # A school's or a county's monthly or termly files (红塔一中_2019年10月考勤统计):
+        # the name before its first '_' or digit. They share their pupils' names and IDs.
+        return folder, re.split(r"[_\d]", name, maxsplit=1)[0] or name
 
     def cost(p: Path) -> float:
         return p.stat().st_size * (6 if p.suffix.lower() in (".xlsx", ".xlsm") else 1)
@@ -333,14 +338,55 @@ def _clean_group(job: _Job, con, group: list[tuple[int, Path]]) -> list[tuple[in
     for item in ok:
         item[5] += spent * rows[id(item)] / total
     out = []
+    batch = _Batch(job.out)
     for item in loaded:
         i, p, sha, tables, encodings, seconds = item
         t0 = time.perf_counter()
-        rep = _clean_file(job, con, i, p, sha, tables, encodings)
+        rep = _clean_file(job, con, i, p, sha, tables, encodings, batch)
         rep.seconds = round(seconds + time.perf_counter() - t0, 3)
         item[3] = item[4] = None  # free the tables as we go
         out.append((i, rep))
+    batch.flush()
     return out
+
+
+class _Batch:
+    """The clean rows of a group's files, written a part per kind once a million rows are
+    held (a file per school and month would otherwise be a Parquet file each)."""
+
+    ROWS = 1_000_000
+
+    def __init__(self, out: Layout):
+        self.out = out
+        self.first: int | None = None
+        self.bodies: list[tuple[str, pa.Table, list[str]]] = []
+        self.quarantine: list[pa.Table] = []
+        self.merges: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, i: int, bodies, quarantine, merges) -> None:
+        self.first = i if self.first is None else self.first
+        self.bodies += bodies
+        self.quarantine += quarantine
+        self.merges += merges
+        self.rows += sum(b.num_rows for _, b, _ in bodies)
+        if self.rows >= self.ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.first is None:
+            return
+        by_kind: dict[str, tuple[list[pa.Table], set[str]]] = {}
+        for kind, body, few in self.bodies:
+            tables, cols = by_kind.setdefault(kind, ([], set()))
+            tables.append(body)
+            cols |= set(few)
+        bodies = [
+            (kind, pa.concat_tables(tables) if len(tables) > 1 else tables[0], sorted(cols))
+            for kind, (tables, cols) in by_kind.items()
+        ]
+        write_parts(self.out, self.first, bodies, self.quarantine, self.merges)
+        self.__init__(self.out)
 
 
 def _clean_file(
@@ -351,6 +397,7 @@ def _clean_file(
     sha1: str,
     tables: list[RawTable] | RawFileError,
     encodings: list[dict[str, Encoded]],
+    batch: _Batch | None = None,
 ) -> FileReport:
     """Clean one raw file, already read (``tables``, or the error that rejected it) and
     encoded; its clean tables, quarantine and merges go to the job's staging layout."""
@@ -388,7 +435,10 @@ def _clean_file(
             rep.count("rows_quarantined", "malformed_line", len(t.malformed))
             quarantine.append(malformed_records(rel, t))
         bodies.append(_clean_sheet(job, con, rel, t, enc, f, rep, quarantine, merges))
-    write_parts(job.out, i, bodies, quarantine, merges)
+    if batch is None:
+        write_parts(job.out, i, bodies, quarantine, merges)
+    else:
+        batch.add(i, bodies, quarantine, merges)
     return rep
 
 
