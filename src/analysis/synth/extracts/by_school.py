@@ -41,10 +41,9 @@ from analysis.synth.extracts.recording import attendance_as_recorded, month_term
 from analysis.synth.extracts.registries import (
     _Families,
     _guardians,
-    _hukou_columns,
     _registry_rows,
+    household_checks,
 )
-from analysis.synth.population import OUTSIDE_PLACES
 
 #: The share of forms that end in totals and signatures.
 FOOTER_SHARE = 0.5
@@ -198,34 +197,21 @@ def _attendance(ex: Extractor) -> None:
 def _hukou(ex: Extractor) -> None:
     """The household check per county and year, named by the county's name only."""
     w, C = ex.world, ex.C
-    fam = _Families.of(w)
     cname = w.geo.counties.set_index("code")["name"]
-    place = _obj(OUTSIDE_PLACES)[(fam.hid * 31) % len(OUTSIDE_PLACES)]
-    for code in w.geo.counties["code"]:
-        for y in (2016, 2017, 2018, 2019, 2020):
-            m = (
-                ~C["migrant"]
-                & (C["hukou_county_code"] == code)
-                & (y - 10 <= C["A"])
-                & (y >= C["A"])
-            )
-            idx = np.flatnonzero(m)
-            if len(idx) == 0:
-                continue
-            cols = _hukou_columns(ex, fam, code, y, idx, place)
-            for col in cols:
-                if col.group:  # flat headers: 父亲姓名, 母亲身份证号
-                    col.aliases, col.group = (col.aliases[0],), None
-            ex.emit(
-                "hukou",
-                f"{cname[code]}适龄人口核查_{y}",
-                _county_order(ex, code, cols, keep_first=2),
-                _obj(C["person_id"][idx]),
-                np.full(len(idx), str(y), dtype=object),
-                "xlsx" if ex.rng.random() < 0.5 else "csv",
-                titles=[f"{cname[code]}适龄儿童少年入学情况核查表（{y}年）"],
-                footer=FOOTER_SHARE,
-            )
+    for code, y, idx, cols in household_checks(ex):
+        for col in cols:
+            if col.group:  # flat headers: 父亲姓名, 母亲身份证号
+                col.aliases, col.group = (col.aliases[0],), None
+        ex.emit(
+            "hukou",
+            f"{cname[code]}适龄人口核查_{y}",
+            _county_order(ex, code, cols, keep_first=2),
+            _obj(C["person_id"][idx]),
+            np.full(len(idx), str(y), dtype=object),
+            "xlsx" if ex.rng.random() < 0.5 else "csv",
+            titles=[f"{cname[code]}适龄儿童少年入学情况核查表（{y}年）"],
+            footer=FOOTER_SHARE,
+        )
 
 
 #: This dialect's builders, over the county dialect's (the others are shared).

@@ -84,13 +84,11 @@ def _schools(ex: Extractor) -> None:
     )
 
 
-def _hukou(ex: Extractor) -> None:
-    """The household check (户籍核查): per county and year, the local children of school age
-    registered in the county, with their household, parents, and whether they live outside
-    with their parents."""
+def household_checks(ex: Extractor):
+    """Each household check's county, year, children (indices) and columns: the local
+    children of school age registered in the county that year (both dialects' files)."""
     w, C = ex.world, ex.C
     fam = _Families.of(w)
-    cname = w.geo.counties.set_index("code")["name"]
     place = _obj(OUTSIDE_PLACES)[(fam.hid * 31) % len(OUTSIDE_PLACES)]
     for code in w.geo.counties["code"]:
         for y in (2016, 2017, 2018, 2019, 2020):
@@ -101,34 +99,40 @@ def _hukou(ex: Extractor) -> None:
                 & (y >= C["A"])
             )
             idx = np.flatnonzero(m)
-            if len(idx) == 0:
-                continue
-            cols = _hukou_columns(ex, fam, code, y, idx, place)
-            # Merged two-row headers (XLSX only) put the short sub-header ('姓名') under the
-            # group ('父亲'); flat headers spell it out ('父亲姓名').
-            fmt = "xlsx" if ex.rng.random() < 0.3 else "csv"
-            merged_style = (
-                fmt == "xlsx" and ex.rng.random() < w.params.mess.xlsx_merged_header_per_file
-            )
-            for col in cols:
-                if col.group and not merged_style:
-                    col.aliases = (col.aliases[0],)
-                    col.group = None
-                elif col.group:
-                    col.aliases = (col.aliases[1],)
-            title = [
-                f"{cname[code]}{y}年适龄儿童少年户籍信息核查表",
-                f"数据来源：{cname[code]}公安局  核查时间：{y}年9月",
-            ]
-            ex.emit(
-                "hukou",
-                f"{code}_{cname[code]}_{y}年户籍核查",
-                cols,
-                _obj(C["person_id"][idx]),
-                np.full(len(idx), str(y), dtype=object),
-                fmt,
-                titles=title,
-            )
+            if len(idx):
+                yield code, y, idx, _hukou_columns(ex, fam, code, y, idx, place)
+
+
+def _hukou(ex: Extractor) -> None:
+    """The household check (户籍核查): per county and year, the local children of school age
+    registered in the county, with their household, parents, and whether they live outside
+    with their parents."""
+    w, C = ex.world, ex.C
+    cname = w.geo.counties.set_index("code")["name"]
+    for code, y, idx, cols in household_checks(ex):
+        # Merged two-row headers (XLSX only) put the short sub-header ('姓名') under the
+        # group ('父亲'); flat headers spell it out ('父亲姓名').
+        fmt = "xlsx" if ex.rng.random() < 0.3 else "csv"
+        merged_style = fmt == "xlsx" and ex.rng.random() < w.params.mess.xlsx_merged_header_per_file
+        for col in cols:
+            if col.group and not merged_style:
+                col.aliases = (col.aliases[0],)
+                col.group = None
+            elif col.group:
+                col.aliases = (col.aliases[1],)
+        title = [
+            f"{cname[code]}{y}年适龄儿童少年户籍信息核查表",
+            f"数据来源：{cname[code]}公安局  核查时间：{y}年9月",
+        ]
+        ex.emit(
+            "hukou",
+            f"{code}_{cname[code]}_{y}年户籍核查",
+            cols,
+            _obj(C["person_id"][idx]),
+            np.full(len(idx), str(y), dtype=object),
+            fmt,
+            titles=title,
+        )
 
 
 def _hukou_columns(ex, fam: _Families, code, y, idx, place) -> list[Col]:
