@@ -322,13 +322,22 @@ def train(linker, seed: int = 2020) -> None:
         [block_on("birth_date", "name_py")], recall=0.95
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    settings_obj = linker._settings_obj  # Splink has no public handle to restore it
+    expected = [c.output_column_name for c in settings_obj.core_model_settings.comparisons]
     for block in (block_on("birth_date", "surname_py"), block_on("name_py", "county")):
+        saved = settings_obj.core_model_settings.copy()
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(block)
         except ValueError as exc:
             # EM can drive a level's m to underflow when the level never occurs among
-            # matches; the other block's estimates (or the defaults) stand for it.
+            # matches; the other block's estimates (or the defaults) stand for it. A failed
+            # session leaves the comparisons it set aside (those of the blocking columns:
+            # the name, the county) out of the model: put them back.
+            settings_obj.core_model_settings = saved
             logging.getLogger(__name__).warning("EM on %s skipped: %s", block, exc)
+    have = [c.output_column_name for c in settings_obj.core_model_settings.comparisons]
+    if have != expected:
+        raise RuntimeError(f"training lost comparisons: {sorted(set(expected) - set(have))}")
 
 
 def _db_api(engine: EngineConfig | None = None):
