@@ -181,10 +181,18 @@ def _episodes(t: BaseTables, e: Episodes, rules: Rules) -> None:
                    CASE WHEN gr.grade IS NULL THEN DATE '9999-12-31'
                         ELSE left_compulsory(r.first_month, gr.grade) END AS open_until
             FROM r JOIN gr USING (person_id, run_no)),
+        mv AS (
+            SELECT r.person_id, r.run_no,
+                   (SELECT min(term_first_month(g.term)) FROM {t.reg} g
+                    WHERE g.person_id = r.person_id AND g.status = '转出'
+                      AND term_first_month(g.term) > r.first_month) AS moved
+            FROM r2 r),
         u AS (
             SELECT r.person_id, r.run_no, coalesce(sum(c.req), 0)::INTEGER AS unseen
-            FROM r2 r LEFT JOIN cal c ON c.school_code = arg_school
-                 AND c.month > r.first_month AND c.month < r.open_until
+            FROM r2 r JOIN mv USING (person_id, run_no)
+            LEFT JOIN cal c ON c.school_code = arg_school
+                 AND c.month > r.first_month
+                 AND c.month < least(r.open_until, coalesce(mv.moved, r.open_until))
                  AND (r.return_month IS NULL OR c.month < r.return_month)
                  AND NOT EXISTS (SELECT 1 FROM {t.am} a WHERE a.person_id = r.person_id
                                  AND a.month = c.month)
@@ -240,10 +248,11 @@ def _ledger_extends(t: BaseTables, e: Episodes, rules: Rules) -> None:
             SELECT e.person_id, e.first_month, e.school_code, e.last_month, e.open_until,
                    e.return_month,
                    min(l.detected) AS detected,
-                   -- not back by the ledger: a case without a return date
-                   CASE WHEN bool_or(l.return_date IS NULL) THEN NULL
-                        ELSE max(l.return_date) END AS ledger_return,
-                   bool_or(l.return_date IS NULL) AS not_back
+                   -- not back by the ledger: a case without a return date still open
+                   -- (not closed by the family moving away, nor by age)
+                   max(l.return_date) AS ledger_return,
+                   bool_or(l.return_date IS NULL AND coalesce(l.outcome, '未返校') = '未返校')
+                     AS not_back
             FROM {e.episodes} e JOIN {t.ledger} l ON l.person_id = e.person_id
                  AND l.detected BETWEEN e.first_month - INTERVAL 31 DAY
                      AND coalesce(e.return_month, e.last_month + INTERVAL 31 DAY)
@@ -256,11 +265,12 @@ def _ledger_extends(t: BaseTables, e: Episodes, rules: Rules) -> None:
             UNION ALL
             SELECT person_id, first_month, school_code,
                    (last_month + INTERVAL 1 MONTH)::DATE AS lo,
-                   coalesce(ledger_return, least(open_until, (SELECT m FROM last))) AS hi,
+                   CASE WHEN not_back THEN least(open_until, (SELECT m FROM last))
+                        ELSE ledger_return END AS hi,
                    CASE WHEN not_back THEN 'open' ELSE 'end' END AS side
             -- a run without a return already counts every school day to its end
             FROM x WHERE (not_back AND return_month IS NOT NULL)
-                      OR ledger_return > last_month + INTERVAL 1 MONTH),
+                      OR (NOT not_back AND ledger_return > last_month + INTERVAL 1 MONTH)),
         d AS (
             SELECT s.person_id, s.first_month, s.side, min(s.lo) AS lo, max(s.hi) AS hi,
                    coalesce(sum(c.req * datediff('day', greatest(s.lo, c.month),
@@ -314,7 +324,7 @@ def _ledger_dropouts(t: BaseTables, e: Episodes, rules: Rules) -> None:
         WITH last AS (SELECT max(month) AS m FROM {t.am}),
         cal AS (SELECT school_code, month, max(req) AS req FROM {t.am} GROUP BY ALL),
         l AS (
-            SELECT DISTINCT person_id, detected, return_date FROM {t.ledger}
+            SELECT DISTINCT person_id, detected, return_date, outcome FROM {t.ledger}
             WHERE detected IS NOT NULL AND (return_date IS NULL OR return_date > detected)),
         unc AS (
             SELECT l.* FROM l WHERE NOT EXISTS (
@@ -336,7 +346,12 @@ def _ledger_dropouts(t: BaseTables, e: Episodes, rules: Rules) -> None:
                           AS open_until,
                    least(coalesce(r.return_date, DATE '9999-12-31'),
                          left_compulsory(date_trunc('month', r.detected)::DATE, r.grade),
-                         ((SELECT m FROM last) + INTERVAL 1 MONTH)::DATE) AS until
+                         ((SELECT m FROM last) + INTERVAL 1 MONTH)::DATE,
+                         -- a family that moved away: until the registry has it 转出
+                         coalesce((SELECT min(term_first_month(g.term)) FROM {t.reg} g
+                                   WHERE g.person_id = r.person_id AND g.status = '转出'
+                                     AND term_first_month(g.term) > r.detected),
+                                  DATE '9999-12-31')) AS until
             FROM r),
         d AS (
             SELECT b.person_id, b.detected,
@@ -363,7 +378,8 @@ def _ledger_dropouts(t: BaseTables, e: Episodes, rules: Rules) -> None:
                     THEN 'dropout' ELSE 'suspected' END,
                '劝返台账：' || strftime(b.detected, '%Y-%m-%d') || '发现' ||
                CASE WHEN b.return_date IS NOT NULL
-                    THEN '，' || strftime(b.return_date, '%Y-%m-%d') || '返校' ELSE '，未返校' END
+                    THEN '，' || strftime(b.return_date, '%Y-%m-%d') || '返校'
+                    ELSE '，' || coalesce(b.outcome, '未返校') END
                || CASE WHEN coalesce(s.unx, 0) > 0 THEN '（考勤旷课' || s.unx || '天）'
                        ELSE '（考勤未显示缺课）' END
         FROM b JOIN d USING (person_id, detected)
@@ -380,8 +396,14 @@ def _episode_years(t: BaseTables, e: Episodes) -> None:
     t.con.execute(
         f"""CREATE OR REPLACE TABLE {e.episode_years} AS
         WITH cal AS (SELECT school_code, month, max(req) AS req FROM {t.am} GROUP BY ALL),
-        x AS (SELECT person_id, first_month, school_code,
-                     coalesce(return_month, open_until) AS until FROM {e.episodes}),
+        x AS (SELECT e.person_id, e.first_month, e.school_code,
+                     coalesce(e.return_month,
+                              least(e.open_until, coalesce(
+                                  (SELECT min(term_first_month(g.term)) FROM {t.reg} g
+                                   WHERE g.person_id = e.person_id AND g.status = '转出'
+                                     AND term_first_month(g.term) > e.first_month),
+                                  e.open_until))) AS until
+              FROM {e.episodes} e),
         seen AS (
             SELECT x.person_id, x.first_month, a.month, a.unx AS days
             FROM x JOIN {t.am} a ON a.person_id = x.person_id
