@@ -310,10 +310,15 @@ def build_index(
     >>> {"id", "student_no", "probabilistic"} <= set(result.stats["rules"])
     True
     """
-    from analysis.link.linker import _quiet
+    from analysis.link.linker import quiet_splink
 
     link = link or default_config().link
-    _quiet()
+    with quiet_splink():
+        return _build_index(layout, out, salt, link, engine)
+
+
+def _build_index(layout: Layout, out: Layout, salt: str, link, engine) -> IndexResult:
+    """:func:`build_index`'s work (Splink's logging quieted around it by the caller)."""
     stats: dict = {}
     t0 = time.perf_counter()
     con = connect(engine)

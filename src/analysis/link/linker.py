@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -348,14 +349,34 @@ def _db_api(engine: EngineConfig | None = None):
     return DuckDBAPI(connection=connect(engine))
 
 
-def _quiet() -> None:
-    """Splink logs each training step, and warns about levels no training pair shows (an
-    exact ID match between records that have no valid ID, by construction): these keep
-    their default m and u. The figures that matter are in the stage's manifest."""
+@contextmanager
+def quiet_splink():
+    """Splink's loggers at ERROR while the block runs, then as they were.
+
+    Splink logs each training step, and warns about levels no training pair shows (an exact
+    ID match between records that have no valid ID, by construction): these keep their
+    default m and u. The figures that matter are in the stage's manifest. A caller's own
+    logging settings are left as found.
+
+    >>> import logging
+    >>> logging.getLogger("splink").setLevel(logging.INFO)
+    >>> with quiet_splink():
+    ...     logging.getLogger("splink").level == logging.ERROR
+    True
+    >>> logging.getLogger("splink").level == logging.INFO
+    True
+    """
     import logging
 
-    for name in ("splink", "splink.internals"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    loggers = [logging.getLogger(n) for n in ("splink", "splink.internals")]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, before, strict=True):
+            lg.setLevel(level)
 
 
 def link_frames(
@@ -412,9 +433,13 @@ def link_frames(
     True
     >>> con.close()
     """
+    with quiet_splink():
+        return _link_frames(left, right, roles, right_roles, threshold, best_only, seed, engine)
+
+
+def _link_frames(left, right, roles, right_roles, threshold, best_only, seed, engine):
     from splink import Linker
 
-    _quiet()
     a = prepare_records(left, roles)
     b = prepare_records(right, right_roles or roles)
     db = _db_api(engine)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +178,58 @@ def _matrix(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
     return frame[features].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _natural_key(value) -> tuple:
+    """Text ordered by the numbers in it: 'term9' before 'term10', '2019-2' before '2020-1'."""
+    parts = re.split(r"(\d+)", str(value))
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)
+
+
+def ordered_periods(values) -> list:
+    """The distinct periods of ``values`` in time order: numbers and dates as such, text by
+    the numbers in it (``term9`` before ``term10``; ``2019-1``, ``2019-2``, ``2020-1``).
+
+    >>> ordered_periods(pd.Series(["term10", "term9", "term9"]))
+    ['term9', 'term10']
+    >>> ordered_periods(pd.Series([2020, 2019]))
+    [2019, 2020]
+    """
+    uniq = pd.unique(pd.Series(values).dropna())
+    if pd.api.types.is_numeric_dtype(pd.Series(uniq)) or pd.api.types.is_datetime64_any_dtype(
+        pd.Series(uniq)
+    ):
+        return sorted(uniq.tolist())
+    return sorted(uniq.tolist(), key=_natural_key)
+
+
+def check_inputs(frame: pd.DataFrame, features: list[str], label: str, time: str) -> None:
+    """Refuse, with a message naming the column, what would otherwise fail obscurely or give
+    every row the same score: a missing column, a label that is not 0/1, a text feature."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    if time is None:
+        raise ValueError("time: name the period column (the model fits on all periods but "
+                         "the last and calibrates on the last)")  # fmt: skip
+    missing = [c for c in (*features, label, time) if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"no column {', '.join(map(repr, missing))} in the frame "
+            f"(its columns: {', '.join(map(str, frame.columns[:20]))})"
+        )
+    values = set(pd.unique(frame[label].dropna()).tolist())
+    if not values <= {0, 1}:
+        shown = ", ".join(map(repr, sorted(values, key=str)[:5]))
+        raise ValueError(f"label {label!r} must be 0/1 or True/False; it holds {shown}")
+    text = [
+        c for c in features
+        if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
+    ]  # fmt: skip
+    if text:
+        raise ValueError(
+            f"feature {', '.join(map(repr, text))} is not numeric: code it as numbers "
+            "(one column per category, or an ordinal) before fitting"
+        )
+
+
 def fit(
     frame: pd.DataFrame,
     features: list[str],
@@ -220,8 +273,9 @@ def fit(
     cfg = _settings()
     rounds = cfg.rounds if rounds is None else rounds
     negative_share = cfg.negative_share if negative_share is None else negative_share
+    check_inputs(frame, features, label, time)
     frame = frame[frame[label].notna()]
-    periods = sorted(frame[time].unique())
+    periods = ordered_periods(frame[time])
     if len(periods) < 2:
         raise ValueError(f"need at least two periods of {time!r} to fit and calibrate")
     fit_on, cal_on = frame[frame[time].isin(periods[:-1])], frame[frame[time] == periods[-1]]
@@ -451,8 +505,11 @@ def rolling_validation(
     ([3, 4], ['gradient_boosting', 'logistic_regression'])
     """
     main = "gradient_boosting"
+    check_inputs(frame, features, label, time)
+    if group not in frame.columns:
+        raise ValueError(f"no column {group!r} (the group each list is drawn within)")
     labelled = frame[frame[label].notna()]
-    periods = sorted(labelled[time].unique())
+    periods = ordered_periods(labelled[time])
     if len(periods) < n_test + 2:
         raise ValueError(
             f"{len(periods)} labelled periods: need {n_test + 2} for {n_test} test periods "
@@ -466,7 +523,7 @@ def rolling_validation(
     preds, mets, cals = [], [], []
     bias = pd.DataFrame()
     for i, test_p in enumerate(periods[-n_test:]):
-        train = labelled[labelled[time] < test_p]
+        train = labelled[labelled[time].isin(periods[: periods.index(test_p)])]
         test = labelled[labelled[time] == test_p].reset_index(drop=True)
         cap = _capacity(test, group, capacity)
         model = fit(train, features, label, time, seed=seed)
@@ -504,6 +561,18 @@ def rolling_validation(
 
 
 def _capacity(test: pd.DataFrame, group: str, capacity) -> dict:
+    """Each group's list size: a share (float) of its rows, the same number (int) for
+    every group, or a mapping group -> size."""
+    if isinstance(capacity, bool):
+        raise TypeError("capacity: a share (float), a list size (int) or {group: size}")
     if isinstance(capacity, float):
         return {g: max(1, round(capacity * n)) for g, n in test[group].value_counts().items()}
-    return dict(capacity)
+    if isinstance(capacity, int):
+        return {g: capacity for g in test[group].unique()}
+    try:
+        return dict(capacity)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"capacity: a share (float), a list size (int) or {{group: size}}, "
+            f"not {type(capacity).__name__}"
+        ) from None
