@@ -93,6 +93,13 @@ def absence_episodes(t: BaseTables, rules: Rules = DEFAULT_RULES) -> Episodes:
     >>> con.close()
     """
     e = Episodes(t)
+    # The first day of each term the registry has a pupil 转出 (moved away): a run stops
+    # counting there. Read once, not per run.
+    t.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE moves AS
+        SELECT DISTINCT person_id, term_first_month(term) AS month FROM {t.reg}
+        WHERE status = '转出'"""
+    )
     _runs(t, rules)
     _episodes(t, e, rules)
     _registry_dropouts(t, e)
@@ -100,6 +107,7 @@ def absence_episodes(t: BaseTables, rules: Rules = DEFAULT_RULES) -> Episodes:
         _ledger_extends(t, e, rules)
         _ledger_dropouts(t, e, rules)
     _episode_years(t, e)
+    t.con.execute("DROP TABLE moves")
     frame = t.con.execute(
         f"""SELECT *, term_of(first_month) AS term,
                CASE WHEN return_month IS NOT NULL THEN term_of(return_month) END AS return_term
@@ -183,9 +191,8 @@ def _episodes(t: BaseTables, e: Episodes, rules: Rules) -> None:
             FROM r JOIN gr USING (person_id, run_no)),
         mv AS (
             SELECT r.person_id, r.run_no,
-                   (SELECT min(term_first_month(g.term)) FROM {t.reg} g
-                    WHERE g.person_id = r.person_id AND g.status = '转出'
-                      AND term_first_month(g.term) > r.first_month) AS moved
+                   (SELECT min(mv.month) FROM moves mv
+                    WHERE mv.person_id = r.person_id AND mv.month > r.first_month) AS moved
             FROM r2 r),
         u AS (
             SELECT r.person_id, r.run_no, coalesce(sum(c.req), 0)::INTEGER AS unseen
@@ -348,9 +355,8 @@ def _ledger_dropouts(t: BaseTables, e: Episodes, rules: Rules) -> None:
                          left_compulsory(date_trunc('month', r.detected)::DATE, r.grade),
                          ((SELECT m FROM last) + INTERVAL 1 MONTH)::DATE,
                          -- a family that moved away: until the registry has it 转出
-                         coalesce((SELECT min(term_first_month(g.term)) FROM {t.reg} g
-                                   WHERE g.person_id = r.person_id AND g.status = '转出'
-                                     AND term_first_month(g.term) > r.detected),
+                         coalesce((SELECT min(mv.month) FROM moves mv
+                    WHERE mv.person_id = r.person_id AND mv.month > r.detected),
                                   DATE '9999-12-31')) AS until
             FROM r),
         d AS (
@@ -399,9 +405,8 @@ def _episode_years(t: BaseTables, e: Episodes) -> None:
         x AS (SELECT e.person_id, e.first_month, e.school_code,
                      coalesce(e.return_month,
                               least(e.open_until, coalesce(
-                                  (SELECT min(term_first_month(g.term)) FROM {t.reg} g
-                                   WHERE g.person_id = e.person_id AND g.status = '转出'
-                                     AND term_first_month(g.term) > e.first_month),
+                                  (SELECT min(mv.month) FROM moves mv
+                    WHERE mv.person_id = e.person_id AND mv.month > e.first_month),
                                   e.open_until))) AS until
               FROM {e.episodes} e),
         seen AS (
