@@ -191,6 +191,11 @@ class Geography:
             dict(zip(c["code"].astype(str), c["name"], strict=True)),
         )
 
+    def name_arrays(self) -> tuple[pa.Array, pa.Array]:
+        """Codes and their current names, as Arrow arrays."""
+        codes = sorted(self.codes)
+        return pa.array(codes, pa.string()), pa.array([self.name_of[c] for c in codes])
+
     def county_in(self, text: object) -> str | None:
         """The county a text names by its code (current or legacy) or its full name."""
         s = _norm(text)
@@ -228,9 +233,11 @@ class Roster:
     names: dict[str, str] = field(default_factory=dict)  # code -> name
     county: dict[str, str] = field(default_factory=dict)  # code -> county code
     by_name: dict[str, str] = field(default_factory=dict)  # normalised name -> code
+    _arrays: dict = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, codes, names, county_codes, counties, townships, geo: Geography) -> None:
         """Schools of one roster table (columns as lists; absent columns as None)."""
+        self._arrays.clear()
         n = len(codes)
         for i in range(n):
             code = codes[i]
@@ -253,6 +260,17 @@ class Roster:
                 county = geo.county_of_school(name)
             if county is not None:
                 self.county[code] = county
+
+    def arrays(self, which: str) -> tuple[pa.Array, pa.Array]:
+        """The mapping ``which`` (``county``: code -> county; ``by_name``: name -> code) as
+        Arrow keys and values, built once (every sheet looks rows up in them)."""
+        if which not in self._arrays:
+            mapping = getattr(self, which)
+            self._arrays[which] = (
+                pa.array(list(mapping), pa.string()),
+                pa.array(list(mapping.values()), pa.string()),
+            )
+        return self._arrays[which]
 
     def school_in(self, text: object) -> str | None:
         """The school a text names: a roster code in it, else the longest roster name in it."""
@@ -409,44 +427,32 @@ def missing_message(where: str, kind: str, fact: str) -> str:
     )
 
 
-def fill(
-    table: pa.Table,
-    kind: str,
-    facts: FileFacts,
-    roster: Roster | None,
-) -> tuple[pa.Table, dict[str, int]]:
-    """The sheet's clean columns with each fact filled where the row has none: the
-    file's value; a row's school from its school name in the roster, and its county from
-    its school, before the file's. Returns the table and, per
-    fact, how many rows still have none."""
-    missing: dict[str, int] = {}
+def _mapped(values: pa.Array, keys: pa.Array, vals: pa.Array) -> pa.Array:
+    """``values`` looked up in the mapping ``keys`` -> ``vals`` (null where not found)."""
+    return pc.take(vals, pc.index_in(values.cast(pa.string()), keys))
+
+
+def fill(table: pa.Table, kind: str, facts: FileFacts, roster: Roster | None) -> pa.Table:
+    """The sheet's clean columns with each fact filled where the row has none: the file's
+    value; before it, a row's school from its school name in the roster, and a row's county
+    from its school. A roster's county name comes from the code where it gives none."""
     for fact in NEEDS.get(kind, {}):
         if fact not in table.column_names:
             continue
         col = table.column(fact)
         if fact == "school_code" and roster is not None and "school_name" in table.column_names:
-            names = table.column("school_name").cast(pa.string())
-            names = pc.replace_substring(pc.utf8_normalize(names, "NFKC"), " ", "")
-            keys = pa.array(list(roster.by_name), pa.string())
-            vals = pa.array(list(roster.by_name.values()), pa.string())
-            col = pc.coalesce(col, pc.take(vals, pc.index_in(names, keys)).cast(col.type))
+            names = pc.utf8_normalize(table.column("school_name").cast(pa.string()), "NFKC")
+            names = pc.replace_substring(names, " ", "")
+            col = pc.coalesce(col, _mapped(names, *roster.arrays("by_name")).cast(col.type))
         if fact == "county_code" and roster is not None and "school_code" in table.column_names:
-            codes = table.column("school_code").cast(pa.string())
-            keys = pa.array(list(roster.county), pa.string())
-            vals = pa.array(list(roster.county.values()), pa.string())
-            by_school = pc.take(vals, pc.index_in(codes, keys))
+            by_school = _mapped(table.column("school_code"), *roster.arrays("county"))
             col = pc.coalesce(col.cast(pa.string()), by_school).cast(col.type)
         v = facts.values.get(fact)
         if v is not None:
             col = pc.coalesce(col, pa.scalar(v).cast(col.type))
         table = table.set_column(table.column_names.index(fact), fact, col)
-        missing[fact] = col.null_count
     if "county" in table.column_names and "county_code" in table.column_names:
-        # A roster's county name, from the code where the roster gives none.
-        geo = Geography.load()
-        codes = pa.array(sorted(geo.codes), pa.string())
-        names = pa.array([geo.name_of[c] for c in sorted(geo.codes)], pa.string())
-        by_code = pc.take(names, pc.index_in(table.column("county_code").cast(pa.string()), codes))
+        by_code = _mapped(table.column("county_code"), *Geography.load().name_arrays())
         col = pc.coalesce(table.column("county").cast(pa.string()), by_code)
         table = table.set_column(table.column_names.index("county"), "county", col)
-    return table, missing
+    return table

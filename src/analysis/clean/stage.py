@@ -474,7 +474,7 @@ def _clean_sheet(
     ).append_column("source_sheet", pa.repeat(pa.scalar(t.sheet, pa.string()), n))
     typed = conform(clean_tab, output_schema(t.kind, job.specs, schema))
     # What the file says of all its rows (term, year, county, school), where a row has none.
-    typed, _ = fill(typed, t.kind, facts, job.roster)
+    typed = fill(typed, t.kind, facts, job.roster)
     for fact, required in NEEDS.get(t.kind, {}).items():
         if (required or fact in schema.not_null) and fact in typed.column_names:
             none = typed.column(fact).is_null().to_numpy(zero_copy_only=False)
