@@ -96,12 +96,15 @@ bias
 # %% [markdown]
 # ## What moves the score
 #
-# Mean absolute contribution of each feature to the log-odds (TreeSHAP, exact and additive)
-# over the pupils of the term the lists are for, and its mean contribution on the red list.
+# The model is gradient boosting stacked with logistic regression; its size, rounds and
+# stacking weights were chosen on the last labelled term (`summary()` says what it chose).
+# Mean absolute contribution of each feature to the log-odds (exact and additive: TreeSHAP
+# for the boosting, coefficient × value for the logistic part, each times its weight) over
+# the pupils of the term the lists are for, and its mean contribution on the red list.
 
 # %%
 model = RiskModel.load(layout.model_pickle)
-model
+model.summary()
 
 # %%
 now = pd.read_parquet(layout.features, filters=[("term", "==", summary["listed_term"])])

@@ -5,7 +5,6 @@ but for the pseudonymous ids themselves."""
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +13,7 @@ import pytest
 from analysis.clean.stage import clean
 from analysis.layout import Layout
 from analysis.link.stage import link
+from analysis.model.estimator import RiskModel
 from analysis.model.stage import model
 
 #: Keys of the manifests that are about the run, not its results.
@@ -63,7 +63,10 @@ def snapshot(layout: Layout, reference: Layout | None = None) -> dict:
         out[p.name] = _doc(p)
     for p in layout.model.rglob("*.md"):
         out[str(p.relative_to(layout.data))] = p.read_text(encoding="utf-8")
-    out["booster"] = pickle.loads(layout.model_pickle.read_bytes())["booster_text"]
+    fitted = RiskModel.load(layout.model_pickle)
+    out["booster"] = fitted.booster_.model_to_string()
+    out["stacking"] = [*fitted.weights_.tolist(), fitted.intercept_]
+    out["logistic"] = fitted.linear_.coef_.tolist()
     return out
 
 

@@ -17,7 +17,7 @@ Examples
 >>> Config.from_dict({"model": {"n_bot": 1}})
 Traceback (most recent call last):
 ...
-analysis.config.ConfigError: configuration: unknown setting 'model.n_bot' (model has: capacity, capacity_share, decay, lightgbm, n_boot, n_test, negative_share, rounds, seed)
+analysis.config.ConfigError: configuration: unknown setting 'model.n_bot' (model has: capacity, capacity_share, decay, n_boot, n_test, risk_model, seed)
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ class Rules:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The risk model: validation design, list sizes, features' decay, LightGBM."""
+    """The risk model: validation design, list sizes, features' decay, and the parameters of
+    :class:`analysis.model.estimator.RiskModel`."""
 
     n_test: int
     n_boot: int
@@ -99,9 +100,7 @@ class ModelConfig:
     capacity_share: float
     capacity: dict
     decay: float
-    rounds: int
-    negative_share: float
-    lightgbm: dict
+    risk_model: dict
 
 
 @dataclass(frozen=True)

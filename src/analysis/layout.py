@@ -117,6 +117,17 @@ class Layout:
         return self.processed / "persons.parquet"
 
     @property
+    def link_model(self) -> Path:
+        """The person index's trained Splink model (its JSON)."""
+        return self.processed / "link_model.json"
+
+    @property
+    def link_pairs(self) -> Path:
+        """The probabilistic pass's links with each comparison's level (no personal data):
+        what :func:`analysis.link.index.explain_match` explains."""
+        return self.processed / "link_pairs.parquet"
+
+    @property
     def link_manifest(self) -> Path:
         return self.processed / "link_manifest.json"
 

@@ -26,6 +26,7 @@ are not rows of their own: the index has one entry per clean row, about the row'
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,7 +326,7 @@ def _build_index(layout: Layout, out: Layout, salt: str, link, engine) -> IndexR
     _identifier_passes(con, layout, stats)
     stats["seconds_deterministic"] = round(time.perf_counter() - t0, 1)
     t1 = time.perf_counter()
-    matches, within = _probabilistic_pass(con, link, stats)
+    matches, within = _probabilistic_pass(con, link, stats, out)
     stats["entities_matched"] = len(matches)
     stats["seconds_probabilistic"] = round(time.perf_counter() - t1, 1)
     ents = con.execute("SELECT unique_id FROM new_entities").df()["unique_id"]
@@ -376,11 +377,15 @@ def _identifier_passes(con, layout: Layout, stats: dict) -> None:
     )
 
 
-def _probabilistic_pass(con, link: LinkConfig, stats: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _probabilistic_pass(
+    con, link: LinkConfig, stats: dict, out: Layout
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pass 3: the entities without an ID (``new_entities``) against the persons found so
     far (``existing``, profiled from their rows); then the leftovers among themselves.
     Returns each matched entity's best person (``entity``, ``key``, ``match_probability``)
-    and the pairs of leftover entities at the threshold (``id_l``, ``id_r``)."""
+    and the pairs of leftover entities at the threshold (``id_l``, ``id_r``). The trained
+    model goes to ``out.link_model`` and the links' comparison levels to the temporary
+    table ``link_vectors`` (see :func:`_keep_vectors`)."""
     from splink import Linker
     from splink.backends.duckdb import DuckDBAPI
 
@@ -401,6 +406,7 @@ def _probabilistic_pass(con, link: LinkConfig, stats: dict) -> tuple[pd.DataFram
     stats["entities_without_id"] = n_new
     matches = pd.DataFrame({"entity": [], "key": [], "match_probability": []})
     within = pd.DataFrame({"id_l": [], "id_r": []})
+    _keep_vectors(con, pd.DataFrame(), matches, within)
     if not n_new:
         return matches, within
     if link.engine not in ("duckdb", "spark"):
@@ -411,6 +417,8 @@ def _probabilistic_pass(con, link: LinkConfig, stats: dict) -> tuple[pd.DataFram
     linker = Linker([s_new, s_old], settings("link_only"))
     train(linker, link.seed)
     model = linker.misc.save_model_to_json()
+    out.processed.mkdir(parents=True, exist_ok=True)
+    out.link_model.write_text(json.dumps(model, indent=2, ensure_ascii=False), encoding="utf-8")
     if link.engine == "spark":
         from analysis.link import spark
 
@@ -445,7 +453,39 @@ def _probabilistic_pass(con, link: LinkConfig, stats: dict) -> tuple[pd.DataFram
                 .as_pandas_dataframe()
             )
         within = within.rename(columns={"unique_id_l": "id_l", "unique_id_r": "id_r"})
+    _keep_vectors(con, pairs, matches, within)
     return matches, within
+
+
+def _keep_vectors(con, pairs: pd.DataFrame, matches: pd.DataFrame, within: pd.DataFrame) -> None:
+    """The temporary table ``link_vectors``: each probabilistic link (an entity and its
+    person's key, or two leftover entities clustered) with its match weight and
+    probability and its level on each comparison (``gamma_*``), no field values. The
+    pass's Spark engine returns no levels: then only the weights are kept."""
+    cols = ["match_weight", "match_probability"]
+    rows = []
+    if len(matches):
+        swap = pairs["source_dataset_l"] != "entities"
+        p = pairs.assign(
+            entity=pairs["unique_id_l"].where(~swap, pairs["unique_id_r"]).astype(str),
+            other=pairs["unique_id_r"].where(~swap, pairs["unique_id_l"]).astype(str),
+        )
+        gammas = [c for c in p.columns if c.startswith("gamma_")]
+        m = p.merge(matches[["entity", "key"]], left_on=["entity", "other"],
+                    right_on=["entity", "key"])  # fmt: skip
+        rows.append(m[["entity", "other", *cols, *gammas]].assign(link="matched"))
+    if len(within):
+        gammas = [c for c in within.columns if c.startswith("gamma_")]
+        w = within.rename(columns={"id_l": "entity", "id_r": "other"})
+        rows.append(w[["entity", "other", *cols, *gammas]].assign(link="clustered"))
+    frame = (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame(columns=["entity", "other", *cols, "link"])
+    )
+    con.register("link_vectors_df", frame)
+    con.execute("CREATE OR REPLACE TABLE link_vectors AS SELECT * FROM link_vectors_df")
+    con.unregister("link_vectors_df")
 
 
 def _final_keys(ents: pd.Series, matches: pd.DataFrame, within: pd.DataFrame) -> pd.DataFrame:
@@ -511,7 +551,57 @@ def _write_index(con, out: Layout, salt: str, stats: dict) -> None:
                   ORDER BY p.person_id)
             TO '{out.persons}' (FORMAT parquet, COMPRESSION zstd)"""
     )
+    # The links with the person they made (the entity's final key), for explain_match.
+    con.execute(
+        f"""COPY (SELECT p.person_id, v.* EXCLUDE (entity, other),
+                         CASE WHEN v.entity LIKE 'R:%' THEN v.entity[3:] END AS entity_ref
+                  FROM link_vectors v
+                  JOIN final_df f ON f.entity = v.entity
+                  JOIN pids p ON p.key = f.final
+                  ORDER BY p.person_id, v.link, v.match_weight DESC)
+            TO '{out.link_pairs}' (FORMAT parquet, COMPRESSION zstd)"""
+    )
     stats["rules"] = dict(
         con.execute("SELECT rule, count(*) FROM index_rows GROUP BY rule ORDER BY rule").fetchall()
     )
     stats["persons"] = con.execute("SELECT count(*) FROM pids").fetchall()[0][0]
+
+
+def explain_match(layout: Layout, person_id: str) -> list:
+    """Why the probabilistic pass made ``person_id`` (a salted id, as the lists show it):
+    one :class:`~analysis.link.result.Explanation` per link into it, the waterfall of the
+    saved model (``link_model.json``) over the link's comparison levels
+    (``link_pairs.parquet``). ``left_id`` names the linked rows' first record
+    (``kind:file:sheet:row``) when the entity was one row.
+
+    Raises
+    ------
+    KeyError
+        When no probabilistic link made the person (an ID or a registry number linked all
+        its rows: ``person_index.parquet``'s ``rule`` says which).
+
+    Examples
+    --------
+    >>> pairs = pd.read_parquet(prefecture.link_pairs)
+    >>> pid = pairs.loc[pairs["link"] == "matched", "person_id"].iloc[0]
+    >>> e = explain_match(prefecture, pid)[0]
+    >>> e.table["term"].iloc[0], e.table["term"].iloc[-1], bool(e.match_probability >= 0.99)
+    ('prior', 'total', True)
+    """
+    from analysis.link.result import Explanation, waterfall
+
+    for p in (layout.link_model, layout.link_pairs):
+        if not p.exists():
+            raise FileNotFoundError(f"{p} is missing: run `analysis link` first")
+    model = json.loads(layout.link_model.read_text(encoding="utf-8"))
+    pairs = pd.read_parquet(layout.link_pairs, filters=[("person_id", "==", person_id)])
+    if pairs.empty:
+        raise KeyError(
+            f"no probabilistic link made {person_id}: its rows were linked by an identifier "
+            "(see the rule column of person_index.parquet)"
+        )
+    out = []
+    for row in pairs.to_dict(orient="records"):
+        ref = row.get("entity_ref") or f"a {row['link']} entity"
+        out.append(Explanation(str(ref), person_id, waterfall(model, row)))
+    return out

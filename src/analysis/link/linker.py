@@ -291,7 +291,8 @@ def settings(link_type: str = "link_only"):
         link_type=link_type,
         comparisons=comparisons(),
         blocking_rules_to_generate_predictions=blocking_rules(),
-        retain_intermediate_calculation_columns=False,
+        # Each link keeps its comparison levels (gamma_*), so a link can be explained.
+        retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
     )
 

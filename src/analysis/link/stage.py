@@ -214,6 +214,8 @@ def link(layout: Layout, config: Config | None = None, *, force: bool = False) -
     outputs = [
         layout.person_index,
         layout.persons,
+        layout.link_model,
+        layout.link_pairs,
         layout.checks,
         layout.indicators,
         layout.link_manifest,

@@ -31,7 +31,7 @@ def _table(df: pd.DataFrame) -> str:
 
 def metrics_table(summary: dict, term: str | None = None) -> pd.DataFrame:
     """Every model's metrics on ``term`` (default: the last test term), each as
-    "estimate [95 % interval]", and boosting's paired ROC-AUC advantage over it."""
+    "estimate [95 % interval]", and the main model's paired ROC-AUC advantage over it."""
     m = pd.DataFrame(summary["metrics"])
     lm = m[m["term"] == (term or summary["last_test_term"])]
     rows = []
@@ -132,8 +132,10 @@ def _data_section(summary: dict) -> list[str]:
         "- 标签：学期内出现无故缺勤辍学（第二比对名单中的疑似辍学或辍学），由考勤月报判定。",
         "- 特征：只用开学前已有的记录（考勤、学籍、劝返台账、贫困户、残疾证），"
         "2020年春季停课期间无考勤记录，不计为缺勤。一年级新生和外地转入学生无历史记录，不评分。",
-        f"- 模型：梯度提升（LightGBM），训练学期 {'、'.join(mdl['trained_on'])}，"
-        f"在 {'、'.join(mdl['calibrated_on'])} 上校准；训练数据指纹 `{mdl['fingerprint'][:16]}`。",
+        f"- 模型：梯度提升（LightGBM，{mdl['num_leaves']}叶×{mdl['rounds']}轮）与逻辑回归的"
+        f"对数几率加权组合，训练学期 {'、'.join(mdl['trained_on'])}，"
+        f"在 {'、'.join(mdl['calibrated_on'])} 上选定树的大小、组合权重并校准；"
+        f"{mdl['negatives']}；训练数据指纹 `{mdl['fingerprint'][:16]}`。",
         "",
     ]
 
@@ -150,8 +152,8 @@ def _validation_section(summary: dict) -> list[str]:
         "",
         f"最后一个检验学期 {last} 的结果，方括号内为95%自助法置信区间；"
         "名单精确率和召回率按各县的实际名单容量计算，同分者按其记录本身的取值排序（固定且不偏向任何人）。"
-        "最后一列是同一批学生、同一组自助样本上梯度提升与该模型ROC-AUC之差及其95%区间："
-        "区间不含0，才说明梯度提升确实更好；两个模型各自的区间相互重叠并不等于二者没有差别。",
+        "最后一列是同一批学生、同一组自助样本上本模型与该模型ROC-AUC之差及其95%区间："
+        "区间不含0，才说明本模型确实更好；两个模型各自的区间相互重叠并不等于二者没有差别。",
         "",
         _table(metrics_table(summary)),
         "",

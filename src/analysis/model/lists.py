@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.model.estimator import RiskModel
 from analysis.model.features import FEATURES
 from analysis.model.metrics import listed, rank_within, tie_order
-from analysis.model.train import RiskModel
 
 #: How pupils with the same risk are ordered at a list's cut: by their feature row's own
 #: values (``order_key``), then (rows identical in every value) by ``person_id``.
@@ -124,7 +124,7 @@ def reasons(
 
     Examples
     --------
-    >>> from analysis.model.train import RiskModel
+    >>> from analysis.model.estimator import RiskModel
     >>> m = RiskModel.load(prefecture.model_pickle)
     >>> ft = pd.read_parquet(prefecture.features)
     >>> county = ft[ft["county_code"] == "530427"]
@@ -134,11 +134,10 @@ def reasons(
     """
     if rows.empty:
         return []
-    contrib = model.contributions(rows)[model.features]
+    features = list(model.feature_names_in_)
+    contrib = model.contributions(rows)[features]
     out = []
-    sorted_vals = {
-        f: np.sort(county_rows[f].dropna().to_numpy()) for f in _RANKED if f in model.features
-    }
+    sorted_vals = {f: np.sort(county_rows[f].dropna().to_numpy()) for f in _RANKED if f in features}
     for i in range(len(rows)):
         c = contrib.iloc[i]
         top = c[c > 0].sort_values(ascending=False).head(n_reasons)
@@ -156,21 +155,22 @@ def reasons(
 
 def importance(model: RiskModel, frame: pd.DataFrame, on: np.ndarray | None = None) -> pd.DataFrame:
     """How much each feature moves the model's log-odds over the rows of ``frame``: the mean
-    absolute contribution (TreeSHAP, log-odds units), and, for the rows ``on`` (say, a red
+    absolute contribution (TreeSHAP and the logistic part's terms, log-odds units), and, for the rows ``on`` (say, a red
     list), the mean signed contribution, which says which way it pushes them. Sorted by the
     first; with the feature's Chinese description.
 
-    >>> from analysis.model.train import RiskModel
+    >>> from analysis.model.estimator import RiskModel
     >>> m = RiskModel.load(prefecture.model_pickle)
     >>> imp = importance(m, pd.read_parquet(prefecture.features).head(500))
     >>> list(imp.columns), len(imp)
     (['feature', '说明', 'mean_abs_contribution'], 44)
     """
-    c = model.contributions(frame)[model.features]
+    features = list(model.feature_names_in_)
+    c = model.contributions(frame)[features]
     out = pd.DataFrame(
         {
-            "feature": model.features,
-            "说明": [FEATURES[f] for f in model.features],
+            "feature": features,
+            "说明": [FEATURES.get(f, f) for f in features],
             "mean_abs_contribution": c.abs().mean().to_numpy(),
         }
     )
@@ -204,11 +204,11 @@ def county_lists(
 
     Examples
     --------
-    >>> from analysis.model.train import RiskModel
+    >>> from analysis.model.estimator import RiskModel
     >>> m = RiskModel.load(prefecture.model_pickle)
     >>> ft = pd.read_parquet(prefecture.features)
     >>> now = ft[ft["term"] == ft["term"].max()]
-    >>> red, white = county_lists(m, now.assign(risk=m.predict(now)), {"530427": 5})
+    >>> red, white = county_lists(m, now.assign(risk=m.predict_proba(now)[:, 1]), {"530427": 5})
     >>> len(red), red["rank_in_county"].tolist(), set(red["change"])
     (5, [1, 2, 3, 4, 5], {'新进'})
     """

@@ -3,10 +3,11 @@ and the model card, from ``interim/`` and ``processed/`` to ``processed/model/``
 
 * ``features.parquet``: the feature table of every term (one row per pupil and term);
 * ``validation/``: ``metrics.parquet`` (every test term, model and metric with its
-  bootstrap interval, and the boosting model's paired difference from it),
+  bootstrap interval, and the risk model's paired difference from it),
   ``calibration.parquet``, ``bias.parquet``, ``predictions.parquet``;
-* ``model.pkl``: the final model (fit on every labelled term, recalibrated on the last),
-  with the fingerprint of its training data; :func:`score_term` scores a new term with it;
+* ``model.pkl``: the final :class:`~analysis.model.estimator.RiskModel` (fit on every
+  labelled term but the last, which chooses its size and stacking and calibrates it), with
+  the fingerprint of its training data; :func:`score_term` scores a new term with it;
 * ``lists/<county code>/``: that county's ``red_list.parquet``, ``white_list.parquet`` and
   ``model_card.md``, holding only that county's children (checked before writing);
 * ``model_card.md`` and ``model.json`` (the figures of the card) for the prefecture.
@@ -22,16 +23,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from analysis.config import Config, ConfigError, ModelConfig, default_config
 from analysis.engine import connect, scan
 from analysis.layout import Layout
 from analysis.link.tables import BaseTables, base_tables
+from analysis.model.baselines import ColumnScore, GroupRate, LogisticBaseline
 from analysis.model.card import model_card
+from analysis.model.estimator import RiskModel
 from analysis.model.features import FEATURES, GROUPS, ModelTables, feature_table, model_tables
 from analysis.model.lists import TIEBREAK, county_lists
 from analysis.model.responsible import coming_school
-from analysis.model.train import RiskModel, Validation, column, fit, group_rate, rolling_validation
+from analysis.model.train import Validation, rolling_validation
 from analysis.privacy import check_one_county
 from analysis.runs import fingerprint, read_manifest, staged, unchanged, write_json
 from analysis.summary import CannotCompute, StageSummary
@@ -53,29 +57,66 @@ class ModelSummary(StageSummary):
 
 
 def baselines() -> dict:
-    """The baselines every run reports, besides logistic regression (see the model card).
+    """The baselines every run reports (see the model card), as estimators.
 
     >>> sorted(baselines())
-    ['abc_rule', 'county_rate', 'prior_absence', 'school_rate']
+    ['abc_rule', 'county_rate', 'logistic_regression', 'prior_absence', 'school_rate']
     """
     return {
-        "abc_rule": (_abc_rule, False),
-        "prior_absence": column("unx_days_last_term"),
-        "school_rate": group_rate("school_code", "dropout"),
-        "county_rate": group_rate("county_code", "dropout"),
+        "logistic_regression": LogisticBaseline(),
+        "abc_rule": ABCRule(),
+        "prior_absence": ColumnScore("unx_days_last_term"),
+        "school_rate": GroupRate("school_code"),
+        "county_rate": GroupRate("county_code"),
     }
 
 
-def _abc_rule(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+class ABCRule(ClassifierMixin, BaseEstimator):
     """An early-warning rule in the ABC tradition (Attendance, Behaviour, Course
     performance; Balfanz, Herzog & Mac Iver 2007): one flag each for chronic absence (10 %
     or more of last term's school days missed without excuse), behaviour (an earlier week
     of unexcused absence, or a return after dropping out) and being behind (over age for
-    the grade by a year or more, or a repeated grade). The score is the number of flags."""
-    a = (test["unx_rate_last_term"].fillna(0) >= 0.10).astype(int)
-    b = ((test["ever_week_out"] == 1) | (test["returned_ever"] == 1)).astype(int)
-    c = ((test["age_for_grade"] >= 1.0) | (test["repeated_grade"] == 1)).astype(int)
-    return (a + b + c).to_numpy(float)
+    the grade by a year or more, or a repeated grade). The score is the number of flags.
+
+    >>> rows = pd.DataFrame({"unx_rate_last_term": [0.2, None], "ever_week_out": [1, 0],
+    ...                      "returned_ever": [0, 0], "age_for_grade": [0.0, 2.0],
+    ...                      "repeated_grade": [0, 0]})
+    >>> ABCRule().fit(rows, None).decision_function(rows).tolist()
+    [2.0, 1.0]
+    """
+
+    def fit(self, X, y, period=None) -> ABCRule:
+        self.classes_ = np.array([0, 1])
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        return ["unx_rate_last_term", "ever_week_out", "returned_ever", "age_for_grade",
+                "repeated_grade"]  # fmt: skip
+
+    def decision_function(self, X) -> np.ndarray:
+        a = (X["unx_rate_last_term"].fillna(0) >= 0.10).astype(int)
+        b = ((X["ever_week_out"] == 1) | (X["returned_ever"] == 1)).astype(int)
+        c = ((X["age_for_grade"] >= 1.0) | (X["repeated_grade"] == 1)).astype(int)
+        return (a + b + c).to_numpy(float)
+
+
+def risk_model(cfg: ModelConfig) -> RiskModel:
+    """The configuration's risk model (``model.risk_model``, seeded by ``model.seed``); an
+    unknown parameter is a configuration error that names it.
+
+    >>> from analysis.config import default_config
+    >>> risk_model(default_config().model).num_leaves
+    [7, 31]
+    """
+    known = RiskModel().get_params()
+    unknown = sorted(set(cfg.risk_model) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"model.risk_model: unknown parameter(s) {', '.join(unknown)} "
+            f"(RiskModel takes: {', '.join(sorted(known))})"
+        )
+    return RiskModel(**{**cfg.risk_model, "random_state": cfg.seed})
 
 
 def capacity_of(t: BaseTables, layout: Layout, pupils: dict, share: float) -> dict:
@@ -262,14 +303,17 @@ def _run(m: ModelTables, layout: Layout, stage: Layout, cfg: ModelConfig, key: s
     cap = capacity_of(m.base, layout, {c: pupils.get(c, 0) for c in counties}, cfg.capacity_share)
     cap |= {str(k): int(v) for k, v in cfg.capacity.items()}
     val = rolling_validation(
-        ft, list(FEATURES), "dropout", "term", "county_code", cap, TIEBREAK,
-        baselines=baselines(), audit_groups=GROUPS, n_test=cfg.n_test, n_boot=cfg.n_boot,
-        seed=cfg.seed,
+        ft, features=list(FEATURES), label="dropout", time="term", model=risk_model(cfg),
+        baselines=baselines(), group="county_code", capacity=cap, tiebreak=TIEBREAK,
+        audit_groups=GROUPS, n_test=cfg.n_test, n_boot=cfg.n_boot, seed=cfg.seed,
     )  # fmt: skip
     val.save(stage.validation_dir)
-    final = fit(ft, list(FEATURES), "dropout", "term", seed=cfg.seed)
+    labelled = ft[ft["dropout"].notna()]
+    final = risk_model(cfg).fit(
+        labelled[list(FEATURES)], labelled["dropout"].astype(int), period=labelled["term"]
+    )
     final.save(stage.model_pickle)
-    scored = now.assign(risk=final.predict(now)) if len(now) else now.assign(risk=[])
+    scored = now.assign(risk=final.predict_proba(now)[:, 1] if len(now) else [])
     last_test = val.predictions[
         (val.predictions["model"] == val.main)
         & (val.predictions["term"] == val.predictions["term"].max())
@@ -375,16 +419,36 @@ def _summary(
         "calibration": _records(val.calibration),
         "capacity": cap,
         "model": {
-            "trained_on": final.trained_on,
-            "calibrated_on": final.calibrated_on,
-            "fingerprint": final.fingerprint,
-            "features": final.features,
-            "params": final.params,
-            "slope": final.slope,
-            "intercept": final.intercept,
+            "trained_on": [str(t) for t in final.trained_on_],
+            "calibrated_on": [str(t) for t in final.calibrated_on_],
+            "fingerprint": final.fingerprint_,
+            "features": list(final.feature_names_in_),
+            "params": final.get_params(),
+            "num_leaves": final.num_leaves_,
+            "rounds": final.n_rounds_,
+            "candidates": _records(final.candidates_),
+            "weights": final.weights_.tolist(),
+            "intercept": final.intercept_,
+            "negative_share": final.negative_share_,
+            "negatives": _negatives_zh(final),
         },
         "lists": {c: _list_counts(c, red, white) for c in sorted(cap)},
     }
+
+
+def _negatives_zh(m: RiskModel) -> str:
+    """What the fit did with the negatives, for the card.
+
+    >>> class M: negative_share_, prevalence_ = 0.097, 0.003
+    >>> _negatives_zh(M())
+    '未辍学者按9.7%抽样后加权还原（辍学占拟合样本的0.30%，低于3%）'
+    """
+    if m.negative_share_ >= 1:
+        return f"全部样本参与拟合（辍学占{m.prevalence_:.2%}）"
+    return (
+        f"未辍学者按{m.negative_share_:.1%}抽样后加权还原"
+        f"（辍学占拟合样本的{m.prevalence_:.2%}，低于3%）"
+    )
 
 
 def _list_counts(c: str, red: pd.DataFrame, white: pd.DataFrame) -> dict:
@@ -416,8 +480,8 @@ def _summary_tables(summary: dict, val: Validation, layout: Layout):
         f"Red and white lists for {summary['listed_term']}": lists,
     }
     notes = [
-        "95 % bootstrap intervals; AUC gain: boosting's ROC-AUC minus the model's, paired on "
-        "the same replicates (above 0 throughout = boosting is better); lists cut at each "
+        "95 % bootstrap intervals; AUC gain: the risk model's ROC-AUC minus the other's, paired "
+        "on the same replicates (above 0 throughout = the risk model is better); lists cut at each "
         "county's capacity"
         + (f"; expected calibration error {ece['estimate'].iloc[0]:.4f}" if len(ece) else "")
         + f". Model card: {layout.model_card}",
@@ -437,7 +501,7 @@ def score_term(model_path: Path, features: pd.DataFrame) -> pd.DataFrame:
     True
     """
     model = RiskModel.load(model_path)
-    missing = [f for f in model.features if f not in features.columns]
+    missing = [f for f in model.feature_names_in_ if f not in features.columns]
     if missing:
         raise ValueError(f"the feature table lacks the model's features: {missing}")
-    return features.assign(risk=model.predict(features))
+    return features.assign(risk=model.predict_proba(features)[:, 1])

@@ -298,17 +298,18 @@ class CountyReport:
 
     def drift(self) -> pd.DataFrame:
         """The drift of the model's most important inputs in the county."""
-        from analysis.model.train import RiskModel
+        from analysis.model.estimator import RiskModel
 
         m = RiskModel.load(self.layout.model_pickle)
-        imp = pd.Series(m.booster.feature_importance("gain"), index=m.features)
+        features = list(m.feature_names_in_)
+        imp = pd.Series(m.feature_importances_, index=features)
         ft = pd.read_parquet(
             self.layout.features,
-            columns=["term", *m.features],
+            columns=["term", *features],
             filters=[("county_code", "==", self.county)],
         )
         return monitoring.drift(
-            ft, m.trained_on, self.model_summary["listed_term"], imp,
+            ft, [str(t) for t in m.trained_on_], self.model_summary["listed_term"], imp,
             self.config.report.drift_features,
         )  # fmt: skip
 
@@ -317,7 +318,7 @@ class CountyReport:
         lang, cfg = self.lang, self.config.report
         s = self.model_summary
         m = pd.DataFrame(s["metrics"])
-        last = m[(m["term"] == s["last_test_term"]) & (m["model"] == "gradient_boosting")]
+        last = m[(m["term"] == s["last_test_term"]) & (m["model"] == "risk_model")]
         auc_row = last[last["metric"] == "roc_auc"]
         lists = s.get("lists", {}).get(self.county, {})
         card = pd.DataFrame(

@@ -56,7 +56,7 @@ def auc_interval(a: float, n_pos: int, n_neg: int) -> tuple[float, float]:
     return max(0.0, a - 1.96 * se), min(1.0, a + 1.96 * se)
 
 
-def term_checks(predictions: pd.DataFrame, main: str = "gradient_boosting") -> pd.DataFrame:
+def term_checks(predictions: pd.DataFrame, main: str = "risk_model") -> pd.DataFrame:
     """Calibration and ranking by held-out term, on one county's predictions.
 
     Parameters

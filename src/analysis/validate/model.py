@@ -69,7 +69,7 @@ def validate_model(layout: Layout, truth: Truth) -> dict:
     ).df()
     n_ours = dict(
         con.execute(
-            f"SELECT term, count(*) FROM {preds} WHERE model = 'gradient_boosting' GROUP BY term"
+            f"SELECT term, count(*) FROM {preds} WHERE model = 'risk_model' GROUP BY term"
         ).fetchall()
     )
     # Every scored term's features with the truth, for the ceiling of the last term. (Left
@@ -96,7 +96,7 @@ def validate_model(layout: Layout, truth: Truth) -> dict:
 
 def _term_scores(g: pd.DataFrame, scored: int) -> tuple[dict, dict]:
     """One test term's figures (see the module docstring) and its list sizes per county."""
-    main = g[g["model"] == "gradient_boosting"].sort_values(TIEBREAK, ignore_index=True)
+    main = g[g["model"] == "risk_model"].sort_values(TIEBREAK, ignore_index=True)
     y = main["dropped"].to_numpy()
     cap = main[main["listed"]].groupby("county_code").size().to_dict()
     true_list = M.listed(main, main["p_true"].to_numpy(), "county_code", cap, TIEBREAK)
@@ -122,7 +122,7 @@ def _term_scores(g: pd.DataFrame, scored: int) -> tuple[dict, dict]:
         "baselines_roc_auc": {
             m: round(M.auc(b["dropped"].to_numpy(), b["score"].to_numpy()), 4)
             for m, b in g.groupby("model")
-            if m != "gradient_boosting"
+            if m != "risk_model"
         },
     }, cap
 
