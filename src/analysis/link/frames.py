@@ -736,7 +736,7 @@ def _link(left, right, roles, right_roles, keep, model, comparisons, blocking_ru
                         blocks.append(block_on(*cols))
                         break
         _train(linker, prior_rules or default_prior_rules(have), prior_recall, blocks, seed,
-               notes)  # fmt: skip
+               notes, n)  # fmt: skip
         trained = True
     threshold = 0.5 if threshold is None else float(threshold)
     pred = linker.inference.predict()
@@ -746,12 +746,29 @@ def _link(left, right, roles, right_roles, keep, model, comparisons, blocking_ru
     )  # fmt: skip
 
 
-def _train(linker, prior_rules, recall, blocks, seed, notes) -> None:
+def u_pairs(n: int) -> float:
+    """Random pairs for the u probabilities: 40 per record, between 200,000 and 10
+    million. A level that one pair in 10,000 of non-matches reaches is then seen at least
+    20 times; the rarest levels (an equal ID between two people) are not seen at any
+    size Splink can afford, and keep the value Splink gives an unobserved level.
+
+    >>> u_pairs(5_000), u_pairs(100_000), u_pairs(10**9)
+    (200000.0, 4000000.0, 10000000.0)
+    """
+    return float(min(1e7, max(2e5, 40 * n)))
+
+
+def _train(linker, prior_rules, recall, blocks, seed, notes, n) -> None:
     """The share of matches, u from random pairs, m by EM on each block; a block whose
     session fails (EM can drive a level's m to underflow) is noted and its comparisons put
     back as they were."""
     linker.training.estimate_probability_two_random_records_match(prior_rules, recall=recall)
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=seed, num_chunks=1)
+    pairs = u_pairs(n)
+    # Splink splits the sample in chunks to stop early once every level is seen 100 times;
+    # a level that never is (an equal ID) makes it run them all, ten passes instead of one.
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=pairs, seed=seed, num_chunks=1 if pairs <= 1e6 else 10
+    )
     settings_obj = linker._settings_obj  # Splink has no public handle to restore it
     for block in blocks:
         saved = settings_obj.core_model_settings.copy()
