@@ -53,9 +53,10 @@ def bench_plain_splink(data_dir: Path, county: str) -> tuple[float, int, int]:
     from analysis.layout import Layout
     from analysis.link.deterministic import roles
     from analysis.link.index import _register_name_keys, records_sql
-    from analysis.link.linker import _quiet, settings, train
+    from analysis.link.linker import quiet_splink, settings, train
 
-    _quiet()
+    quiet = quiet_splink()
+    quiet.__enter__()  # for the rest of this benchmark process
     layout = Layout(data_dir)
     kinds = [k for k in roles() if layout.table(k).exists()]
     con = connect()

@@ -38,13 +38,17 @@ from analysis.config import EngineConfig, LinkConfig, default_config
 from analysis.engine import connect, scan
 from analysis.layout import Layout
 from analysis.link.deterministic import VALID, deterministic_sql, roles, subject_id
-from analysis.link.linker import ROLES
+from analysis.link.frames import ROLES
 from analysis.link.names import name_keys
 from analysis.privacy import person_id_sql
 
 #: The linker's roles a clean row can fill (county comes from the clean county_code; the
 #: alternative name is a profile's, from the registry rows).
-_ROLES = tuple(r for r in ROLES if r not in ("alt_name", "county"))
+#: The roles the registries' schemas give (the researcher's name parts and postcode are not
+#: among them; the alternative name and the county are profiled apart).
+_ROLES = tuple(
+    r for r in ROLES if r not in ("alt_name", "county", "given_name", "surname", "postcode")
+)
 
 
 def profile_kinds() -> list[str]:
@@ -83,8 +87,7 @@ def records_sql(layout: Layout, kinds: list[str]) -> str:
     Returns
     -------
     str
-        A query of ``kind``, the lineage, the roles (:data:`analysis.link.linker.ROLES` but
-        ``alt_name`` and ``county``), ``id_status`` and ``county``.
+        A query of ``kind``, the lineage, the roles (:data:`_ROLES`), ``id_status`` and ``county``.
 
     Examples
     --------
@@ -460,8 +463,8 @@ def _probabilistic_pass(
 def _keep_vectors(con, pairs: pd.DataFrame, matches: pd.DataFrame, within: pd.DataFrame) -> None:
     """The temporary table ``link_vectors``: each probabilistic link (an entity and its
     person's key, or two leftover entities clustered) with its match weight and
-    probability and its level on each comparison (``gamma_*``), no field values. The
-    pass's Spark engine returns no levels: then only the weights are kept."""
+    probability and each comparison's partial match weight (``mw_*``, which names its
+    level), no field values."""
     cols = ["match_weight", "match_probability"]
     rows = []
     if len(matches):
@@ -470,12 +473,12 @@ def _keep_vectors(con, pairs: pd.DataFrame, matches: pd.DataFrame, within: pd.Da
             entity=pairs["unique_id_l"].where(~swap, pairs["unique_id_r"]).astype(str),
             other=pairs["unique_id_r"].where(~swap, pairs["unique_id_l"]).astype(str),
         )
-        gammas = [c for c in p.columns if c.startswith("gamma_")]
+        gammas = [c for c in p.columns if c.startswith(("gamma_", "mw_"))]
         m = p.merge(matches[["entity", "key"]], left_on=["entity", "other"],
                     right_on=["entity", "key"])  # fmt: skip
         rows.append(m[["entity", "other", *cols, *gammas]].assign(link="matched"))
     if len(within):
-        gammas = [c for c in within.columns if c.startswith("gamma_")]
+        gammas = [c for c in within.columns if c.startswith(("gamma_", "mw_"))]
         w = within.rename(columns={"id_l": "entity", "id_r": "other"})
         rows.append(w[["entity", "other", *cols, *gammas]].assign(link="clustered"))
     frame = (

@@ -1,33 +1,7 @@
-"""Probabilistic linkage of person records (Splink, DuckDB backend), for any two tables.
-
-A bureau links more registries than this project's six, so the linker takes two data
-frames and a mapping of **column roles**, and returns scored pairs::
-
-    from analysis.link.linker import link_frames
-    pairs = link_frames(
-        hukou_df, welfare_df,
-        roles={"name": "姓名", "birth_date": "出生日期", "sex": "性别", "id_number": "身份证号"},
-        right_roles={"name": "name", "birth_date": "dob", "sex": "sex", "address": "addr"},
-    )
-
-Roles (any subset; a role missing on either side is simply not compared):
-
-========================  ===============================================================
-``name``                  the person's name (clean: simplified, NFKC)
-``alt_name``              another name of the same person (a school name of a minority
-                          child, a former name); compared against the other side's names
-``birth_date``            date
-``sex``                   '男' / '女' (or any consistent coding)
-``id_number``             resident ID number, 18 characters when valid
-``id_partial``            the first 15 digits of an ID that Excel truncated
-``student_no``            national student registry number
-``guardian_name``         a parent's or guardian's name
-``alt_guardian``          the other parent's name (a household record names both; the
-                          registry names one guardian, the father or the mother)
-``address``               an address as text
-``county``                county code (weak evidence, and a blocking key)
-``id``                    the record identifier (defaults to the frame's index)
-========================  ===============================================================
+"""The person index's probabilistic model (Splink, DuckDB backend): the comparisons,
+blocking rules and training written for this project's registries and the errors they
+show. A researcher linking other tables uses :func:`analysis.link.frames.link_frames`,
+whose defaults are derived from the column roles instead.
 
 How names are compared: DuckDB's string distances count bytes, not characters, so a Chinese
 name is compared on its characters (exact) and on toneless pinyin (see
@@ -58,32 +32,13 @@ Blocking (candidate pairs), each rule justified by the errors it survives:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from contextlib import contextmanager
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from analysis.config import EngineConfig
-from analysis.engine import scan  # noqa: F401 (the examples read clean tables)
-from analysis.link.names import name_keys
 
-ROLES = (
-    "name",
-    "alt_name",
-    "birth_date",
-    "sex",
-    "id_number",
-    "id_partial",
-    "student_no",
-    "guardian_name",
-    "alt_guardian",
-    "address",
-    "county",
-)
-
-#: Columns of a prepared record table (see :func:`prepare_records`).
+#: Columns of a record table of the person index (:func:`analysis.link.index._prepared`).
 COLUMNS = (
     "unique_id",
     "name",
@@ -101,89 +56,6 @@ COLUMNS = (
     "address",
     "county",
 )
-
-
-def _pinyin(s: pd.Series) -> pd.DataFrame:
-    t = name_keys(pa.array(s.astype(object).where(s.notna(), None), pa.string()))
-    return t.to_pandas(types_mapper=pd.ArrowDtype).astype(object).replace({np.nan: None})
-
-
-def prepare_records(df: pd.DataFrame, roles: Mapping[str, str]) -> pd.DataFrame:
-    """``df`` as a record table in the linker's columns (:data:`COLUMNS`): names with their
-    pinyin keys, the birth date as a date, ID numbers with their 15-digit prefix. Columns
-    whose role is not given are null.
-
-    Parameters
-    ----------
-    df : the records.
-    roles : role (:data:`ROLES`, and ``id``) -> column of ``df``.
-
-    Returns
-    -------
-    pandas.DataFrame
-
-    Raises
-    ------
-    ValueError
-        For an unknown role, a column that is not in ``df``, or record ids that are not unique.
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"姓名": ["李丽"], "出生日期": ["2010-01-02"]})
-    >>> prepare_records(df, {"name": "姓名", "birth_date": "出生日期"})[["name", "name_py", "birth_date"]]
-      name name_py  birth_date
-    0   李丽   li li  2010-01-02
-    """
-    unknown = set(roles) - set(ROLES) - {"id"}
-    if unknown:
-        raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
-    missing = [c for c in roles.values() if c not in df.columns]
-    if missing:
-        raise ValueError(f"column(s) {missing} not in the data frame")
-    n = len(df)
-
-    def col(role: str) -> pd.Series:
-        if role in roles:
-            s = df[roles[role]].reset_index(drop=True)
-            return s.astype(object).where(s.notna(), None)
-        return pd.Series([None] * n, dtype=object)
-
-    out = pd.DataFrame(
-        {
-            "unique_id": (
-                df[roles["id"]].reset_index(drop=True) if "id" in roles else pd.RangeIndex(n)
-            ).astype(str)
-        }
-    )
-    if not out["unique_id"].is_unique:
-        dup = out["unique_id"][out["unique_id"].duplicated()].iloc[0]
-        raise ValueError(f"record ids are not unique (e.g. {dup!r}): the 'id' role needs a key")
-    name = col("name").map(lambda v: v.strip() if isinstance(v, str) and v.strip() else None)
-    keys = _pinyin(name)
-    out["name"] = name
-    out["name_py"] = keys["pinyin"]
-    out["surname_py"] = keys["surname"]
-    out["initials"] = keys["initials"]
-    out["alt_py"] = _pinyin(col("alt_name"))["pinyin"] if "alt_name" in roles else out["name_py"]
-    out["alt_py"] = out["alt_py"].where(out["alt_py"].notna(), out["name_py"])
-    bd = pd.to_datetime(col("birth_date"), errors="coerce")
-    out["birth_date"] = bd.dt.date.astype(object).where(bd.notna(), None)
-    out["sex"] = col("sex")
-    ids = col("id_number").map(lambda v: v.strip().upper() if isinstance(v, str) else None)
-    out["id_number"] = ids.where(ids.map(lambda v: bool(v)), None)
-    prefix = ids.map(lambda v: v[:15] if isinstance(v, str) and len(v) == 18 else None)
-    partial = col("id_partial").map(
-        lambda v: v[:15] if isinstance(v, str) and len(v) >= 15 else None
-    )
-    out["id15"] = prefix.where(prefix.notna(), partial)
-    out["student_no"] = col("student_no")
-    out["guardian_py"] = _pinyin(col("guardian_name"))["pinyin"]
-    out["alt_guardian_py"] = (
-        _pinyin(col("alt_guardian"))["pinyin"] if "alt_guardian" in roles else None
-    )
-    out["address"] = col("address")
-    out["county"] = col("county").map(lambda v: None if v is None else str(v))
-    return out[list(COLUMNS)]
 
 
 def _has(*cols: str) -> str:
@@ -291,7 +163,7 @@ def settings(link_type: str = "link_only"):
         link_type=link_type,
         comparisons=comparisons(),
         blocking_rules_to_generate_predictions=blocking_rules(),
-        # Each link keeps its comparison levels (gamma_*), so a link can be explained.
+        # Each link keeps its partial match weights (mw_*, no values), so it can be explained.
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
     )
@@ -378,78 +250,6 @@ def quiet_splink():
     finally:
         for lg, level in zip(loggers, before, strict=True):
             lg.setLevel(level)
-
-
-def link_frames(
-    left: pd.DataFrame,
-    right: pd.DataFrame,
-    roles: Mapping[str, str],
-    right_roles: Mapping[str, str] | None = None,
-    *,
-    threshold: float = 0.99,
-    best_only: bool = True,
-    seed: int = 2020,
-    engine: EngineConfig | None = None,
-) -> pd.DataFrame:
-    """Link the person records of ``left`` to those of ``right``.
-
-    The model is trained on the two frames (no labels needed: u probabilities from random
-    pairs, m by expectation maximisation).
-
-    Parameters
-    ----------
-    left, right : the two tables of person records.
-    roles : role (:data:`ROLES`, and ``id``) -> ``left``'s column.
-    right_roles : the same for ``right`` (default: ``roles``).
-    threshold : the smallest match probability kept.
-    best_only : each left record keeps only its best right record (ties: the smaller id),
-        which is what "who is this person in the other registry" needs.
-    seed : the seed of the random sample of pairs.
-    engine : DuckDB's threads, memory limit and spill folder (default: the packaged
-        configuration's ``engine``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``id_l`` (a ``left`` record's id), ``id_r``, ``match_weight`` (log2 Bayes factor) and
-        ``match_probability``, at or above ``threshold``.
-
-    Examples
-    --------
-    >>> from analysis.engine import connect
-    >>> con = connect()
-    >>> rows = "*, '530424' AS county, source_file || ':' || source_row AS rid"
-    >>> x = con.execute(f"SELECT {rows} FROM {scan(prefecture.table('xueji'))} "
-    ...                 "WHERE source_file LIKE '%530424%2020-1%'").df()
-    >>> h = con.execute(f"SELECT {rows} FROM {scan(prefecture.table('hukou'))} "
-    ...                 "WHERE source_file LIKE '%530424%2020%'").df()
-    >>> common = dict(id="rid", name="name", birth_date="birth_date", sex="sex",
-    ...               id_number="id_number", address="hukou_address", county="county")
-    >>> from analysis.config import default_config
-    >>> one_thread = default_config().with_("engine", threads=1).engine
-    >>> pairs = link_frames(x, h, common, engine=one_thread)
-    >>> len(pairs) > 0.9 * len(x)
-    True
-    >>> bool(pairs["id_l"].is_unique and (pairs["match_probability"] >= 0.99).all())
-    True
-    >>> con.close()
-    """
-    with quiet_splink():
-        return _link_frames(left, right, roles, right_roles, threshold, best_only, seed, engine)
-
-
-def _link_frames(left, right, roles, right_roles, threshold, best_only, seed, engine):
-    from splink import Linker
-
-    a = prepare_records(left, roles)
-    b = prepare_records(right, right_roles or roles)
-    db = _db_api(engine)
-    sa, sb = db.register(a, table_name="l_records"), db.register(b, table_name="r_records")
-    linker = Linker([sa, sb], settings("link_only"))
-    train(linker, seed)
-    pred = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
-    pairs = oriented_pairs(pred, "l_records")
-    return best_match(pairs) if best_only else pairs
 
 
 def best_match(pairs: pd.DataFrame) -> pd.DataFrame:

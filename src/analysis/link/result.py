@@ -53,6 +53,34 @@ def levels(model: dict) -> dict[str, list[dict]]:
     return out
 
 
+def _level_of(name: str, lvs: list[dict], pair: dict) -> dict:
+    """The level of comparison ``name`` the pair fell in: from its comparison vector value
+    (``gamma_<name>``) or, as Splink 5 keeps it without the records' values, from its
+    partial match weight (``mw_<name>``: the level whose log2(m/u) it is; 0 is the null
+    level when no other level weighs 0)."""
+    g = pair.get(f"gamma_{name}")
+    if g is not None and not (isinstance(g, float) and math.isnan(g)):
+        level = next((lv for lv in lvs if lv["gamma"] == int(g)), None)
+        if level is None:
+            raise ValueError(f"comparison {name!r} has no level {g}")
+        return level
+    w = pair.get(f"mw_{name}")
+    if w is None or (isinstance(w, float) and math.isnan(w)):
+        raise KeyError(f"the pair has no level for comparison {name!r} (gamma_{name} or mw_{name})")
+
+    def weight(lv: dict) -> float:
+        return 0.0 if lv["null"] or not (lv["m"] and lv["u"]) else math.log2(lv["m"] / lv["u"])
+
+    near = [lv for lv in lvs if abs(weight(lv) - float(w)) < 1e-6]
+    if not near:
+        raise ValueError(f"comparison {name!r}: no level weighs {w} in this model")
+    return (
+        next((lv for lv in near if not lv["null"]), near[0])
+        if float(w)
+        else (next((lv for lv in near if lv["null"]), near[0]))
+    )
+
+
 def _weight(p: float) -> float:
     return math.log2(p / (1 - p))
 
@@ -65,9 +93,11 @@ def waterfall(model: dict, pair: dict) -> pd.DataFrame:
     Parameters
     ----------
     model : a trained Splink model (its settings JSON as a dict).
-    pair : the pair's comparison vector: ``gamma_<comparison>`` for each comparison (and
-        ``bf_tf_adj_<comparison>`` when term frequencies adjust it); other keys (the two
-        records' values, as ``<column>_l`` and ``<column>_r``) are shown when present.
+    pair : the pair's level of each comparison: ``gamma_<comparison>`` (the comparison
+        vector value) or ``mw_<comparison>`` (the partial match weight Splink 5 keeps with
+        ``retain_intermediate_calculation_columns``), and ``mw_tf_adj_<comparison>`` when
+        term frequencies adjust it; the records' values (``<comparison>_l``, ``_r``) are
+        shown when present.
 
     Examples
     --------
@@ -87,17 +117,15 @@ def waterfall(model: dict, pair: dict) -> pd.DataFrame:
     rows = [{"term": "prior", "level": "", "m": np.nan, "u": np.nan,
              "bayes_factor": lam / (1 - lam), "weight": _weight(lam)}]  # fmt: skip
     for name, lvs in levels(model).items():
-        g = pair.get(f"gamma_{name}")
-        if g is None or (isinstance(g, float) and math.isnan(g)):
-            raise KeyError(f"the pair has no level for comparison {name!r} (gamma_{name})")
-        level = next((lv for lv in lvs if lv["gamma"] == int(g)), None)
-        if level is None:
-            raise ValueError(f"comparison {name!r} has no level {g}")
+        level = _level_of(name, lvs, pair)
         m, u = level["m"], level["u"]
         bf = 1.0 if level["null"] or not (m and u) else m / u
-        tf = pair.get(f"bf_tf_adj_{name}")
-        if tf is not None and not pd.isna(tf):
-            bf *= float(tf)
+        tf_bf = pair.get(f"bf_tf_adj_{name}")
+        tf_w = pair.get(f"mw_tf_adj_{name}")
+        if tf_bf is not None and not pd.isna(tf_bf):
+            bf *= float(tf_bf)
+        elif tf_w is not None and not pd.isna(tf_w):
+            bf *= 2.0 ** float(tf_w)
         values = [pair.get(f"{name}_{s}") for s in ("l", "r")]
         rows.append(
             {
