@@ -37,25 +37,11 @@ from contextlib import contextmanager
 import pandas as pd
 
 from analysis.config import EngineConfig
+from analysis.link.frames import PREPARED
 
-#: Columns of a record table of the person index (:func:`analysis.link.index._prepared`).
-COLUMNS = (
-    "unique_id",
-    "name",
-    "name_py",
-    "alt_py",
-    "surname_py",
-    "initials",
-    "birth_date",
-    "sex",
-    "id_number",
-    "id15",
-    "student_no",
-    "guardian_py",
-    "alt_guardian_py",
-    "address",
-    "county",
-)
+#: Columns of a record table of the person index (:func:`analysis.link.index._prepared`):
+#: the researcher's prepared columns but the birth date's digits and the postcode.
+COLUMNS = tuple(c for c in PREPARED if c not in ("birth_digits", "postcode"))
 
 
 def _has(*cols: str) -> str:
@@ -63,9 +49,15 @@ def _has(*cols: str) -> str:
 
 
 def comparisons() -> list:
-    """The comparisons, as Splink comparison creators (levels from strongest to weakest)."""
+    """The comparisons, as Splink comparison creators (levels from strongest to weakest).
+    The ID number and the guardian are compared as the researcher's linker compares them
+    (:func:`analysis.link.frames.id_comparison`, :func:`~analysis.link.frames.guardian_comparison`);
+    the birth date without its digits' edit level, the address exactly (the registries
+    write both from the same forms)."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
+
+    from analysis.link.frames import guardian_comparison, id_comparison
 
     names = '("name_py_l" = "alt_py_r" OR "alt_py_l" = "name_py_r" OR "alt_py_l" = "alt_py_r")'
     return [
@@ -105,38 +97,9 @@ def comparisons() -> list:
             ],
         ),
         cl.ExactMatch("sex"),
-        cl.CustomComparison(
-            output_column_name="id_number",
-            comparison_description="ID number: exact, one edit, first 15 digits",
-            comparison_levels=[
-                cll.CustomLevel(
-                    '("id_number_l" IS NULL OR "id_number_r" IS NULL) '
-                    'AND ("id15_l" IS NULL OR "id15_r" IS NULL)',
-                    "null",
-                    base_dialect_str="duckdb",
-                ).configure(is_null_level=True),
-                cll.ExactMatchLevel("id_number"),
-                cll.DamerauLevenshteinLevel("id_number", 1),
-                cll.ExactMatchLevel("id15"),
-                cll.ElseLevel(),
-            ],
-        ),
+        id_comparison(),
         cl.ExactMatch("student_no"),
-        cl.CustomComparison(
-            output_column_name="guardian",
-            comparison_description="guardian's name (pinyin), or the other parent's",
-            comparison_levels=[
-                cll.NullLevel("guardian_py"),
-                cll.ExactMatchLevel("guardian_py"),
-                cll.CustomLevel(
-                    '"guardian_py_l" = "alt_guardian_py_r" '
-                    'OR "alt_guardian_py_l" = "guardian_py_r"',
-                    "the other parent",
-                    base_dialect_str="duckdb",
-                ),
-                cll.ElseLevel(),
-            ],
-        ),
+        guardian_comparison(),
         cl.ExactMatch("address"),
         cl.ExactMatch("county"),
     ]
