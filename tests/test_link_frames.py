@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from analysis.link import LinkResult, link_frames
-from analysis.link.frames import prepare_records
+from analysis.link.records import prepare_records
 from analysis.link.result import waterfall
 
 GIVEN = ["james", "olivia", "noah", "emma", "liam", "ava", "lucas", "mia", "ethan", "zoe",

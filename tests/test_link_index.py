@@ -210,7 +210,7 @@ def test_the_index_saves_its_model_and_explains_each_probabilistic_link(linked):
 
 
 def test_link_frames_says_what_is_wrong_with_its_input():
-    from analysis.link.frames import prepare_records
+    from analysis.link.records import prepare_records
 
     df = pd.DataFrame({"姓名": ["李丽", "王芳"], "出生日期": ["2010-01-02", "2011-03-04"]})
     with pytest.raises(ValueError, match="unknown role"):

@@ -251,7 +251,7 @@ def parse_schema(doc: dict) -> dict[str, TableSchema]:
 
 
 def _roles(kind: str, tspec: dict) -> dict[str, str]:
-    from analysis.link.frames import ROLES
+    from analysis.link.records import ROLES
 
     roles = dict(tspec.get("roles") or {})
     unknown = set(roles) - set(ROLES)

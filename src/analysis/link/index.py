@@ -38,8 +38,8 @@ from analysis.config import EngineConfig, LinkConfig, default_config
 from analysis.engine import connect, scan
 from analysis.layout import Layout
 from analysis.link.deterministic import VALID, deterministic_sql, roles, subject_id
-from analysis.link.frames import ROLES
 from analysis.link.names import name_keys
+from analysis.link.records import ROLES
 from analysis.privacy import person_id_sql
 
 #: The linker's roles a clean row can fill (county comes from the clean county_code; the

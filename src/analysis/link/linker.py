@@ -37,7 +37,7 @@ from contextlib import contextmanager
 import pandas as pd
 
 from analysis.config import EngineConfig
-from analysis.link.frames import PREPARED
+from analysis.link.records import PREPARED
 
 #: Columns of a record table of the person index (:func:`analysis.link.index._prepared`):
 #: the researcher's prepared columns but the birth date's digits and the postcode.
@@ -51,13 +51,13 @@ def _has(*cols: str) -> str:
 def comparisons() -> list:
     """The comparisons, as Splink comparison creators (levels from strongest to weakest).
     The ID number and the guardian are compared as the researcher's linker compares them
-    (:func:`analysis.link.frames.id_comparison`, :func:`~analysis.link.frames.guardian_comparison`);
+    (:func:`analysis.link.defaults.id_comparison`, :func:`~analysis.link.defaults.guardian_comparison`);
     the birth date without its digits' edit level, the address exactly (the registries
     write both from the same forms)."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    from analysis.link.frames import guardian_comparison, id_comparison
+    from analysis.link.defaults import guardian_comparison, id_comparison
 
     names = '("name_py_l" = "alt_py_r" OR "alt_py_l" = "name_py_r" OR "alt_py_l" = "alt_py_r")'
     return [
