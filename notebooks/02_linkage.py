@@ -31,9 +31,11 @@ status = "返校"  # the timeline example: the first child who ever had this sta
 import json
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from analysis.effects.figures import use_chinese_font
 from analysis.layout import Layout
+from analysis.link import explain_match
 from analysis.link.overview import (
     example_timeline,
     lists_by_county,
@@ -79,6 +81,24 @@ if len(probs):
     ax.set_xlabel("match probability (lower edge of a 0.001 bin)")
     ax.set_ylabel("rows")
     plt.show()
+else:
+    print("no probabilistic links")
+
+# %% [markdown]
+# ## Why two records were made one child
+#
+# The probabilistic pass saves its model and each link's partial match weights. The
+# waterfall of the least sure link: the prior, then each comparison's level, its m and u
+# probabilities and its weight, to the final match probability.
+
+# %%
+links = pd.read_parquet(layout.link_pairs) if layout.link_pairs.exists() else pd.DataFrame()
+if len(links):
+    weakest = links.sort_values("match_weight").iloc[0]
+    explained = explain_match(layout, weakest["person_id"])[0]
+    explained.chart()
+    plt.show()
+    display(explained.table.drop(columns=["values"], errors="ignore").round(4))
 else:
     print("no probabilistic links")
 
