@@ -237,6 +237,21 @@ class LinkResult:
     model : the trained Splink model (its JSON, as a dict).
     threshold : the smallest match probability linked.
     notes : what the run left out or could not do (rules too wide, EM sessions that failed).
+
+    Examples
+    --------
+    >>> from analysis.link import link_frames
+    >>> a = pd.DataFrame({"who": ["Ann Lee", "Bo Chan", "Cy Diaz"] * 40,
+    ...                   "born": pd.date_range("1980-01-01", periods=120, freq="45D")})
+    >>> b = a.assign(who=a["who"].str.upper())
+    >>> r = link_frames(a, b, roles={"name": "who", "birth_date": "born"})
+    >>> r.pairs[["id_l", "id_r"]].head(2).values.tolist()
+    [['0', '0'], ['1', '1']]
+    >>> list(r.diagnostics())
+    ['blocking', 'parameters', 'weights', 'prior', 'notes']
+    >>> e = r.explain("0", "1")          # not a link: the names and dates differ
+    >>> e.table["term"].tolist(), e.match_probability < 0.5
+    (['prior', 'name', 'birth_date', 'total'], True)
     """
 
     pairs: pd.DataFrame
@@ -281,7 +296,7 @@ class LinkResult:
             for br in linker._settings_obj._blocking_rules_to_generate_predictions
         ]
         if b is not None:
-            pairs = oriented_pairs(kept.rename(columns={}), "l_records")
+            pairs = oriented_pairs(kept, "l_records")
             pairs["found_by"] = kept["match_key"].astype(int).map(dict(enumerate(rules))).to_numpy()
             if best_only:
                 pairs = best_match(pairs)
