@@ -71,14 +71,24 @@ def negative_share_for(prevalence: float, target: float = RARE) -> float:
 
 def row_hash(rows: pd.DataFrame, seed: int) -> np.ndarray:
     """A number in [0, 1) per row from the row's own values (and ``seed``): the same row
-    gets the same number in any table, in any order.
+    gets the same number in any table, in any order. Identical rows (a person-year copied
+    into several years, say) get different numbers by their occurrence, so a hash-chosen
+    sample splits them as a random one would instead of keeping all copies on one side.
 
     >>> h = row_hash(pd.DataFrame({"x": [1, 2]}), 0)
     >>> bool(((h >= 0) & (h < 1)).all()), bool(row_hash(pd.DataFrame({"x": [2]}), 0)[0] == h[1])
     (True, True)
+    >>> d = row_hash(pd.DataFrame({"x": [5, 5]}), 0)
+    >>> bool(d[0] != d[1])
+    True
     """
     key = f"{seed:016d}"[-16:]
-    return pd.util.hash_pandas_object(rows, index=False, hash_key=key).to_numpy() / 2.0**64
+    h = pd.util.hash_pandas_object(rows, index=False, hash_key=key).to_numpy()
+    occurrence = pd.Series(h).groupby(h).cumcount().to_numpy()
+    if occurrence.any():
+        pair = pd.DataFrame({"h": h, "k": occurrence})
+        h = pd.util.hash_pandas_object(pair, index=False, hash_key=key).to_numpy()
+    return h / 2.0**64
 
 
 def sample_negatives(
