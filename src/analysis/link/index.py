@@ -494,17 +494,13 @@ def _keep_vectors(con, pairs: pd.DataFrame, matches: pd.DataFrame, within: pd.Da
 def _final_keys(ents: pd.Series, matches: pd.DataFrame, within: pd.DataFrame) -> pd.DataFrame:
     """Each entity's final key: a matched entity takes its person's key; the rest cluster
     among themselves (connected components), each cluster keyed by its smallest entity."""
-    parent: dict[str, str] = {}
+    from analysis.link.components import component_roots
 
-    def find(x: str) -> str:
-        while parent.get(x, x) != x:
-            x = parent[x]
-        return x
+    roots = component_roots(within["id_l"], within["id_r"])
 
-    for a, b in zip(within["id_l"], within["id_r"], strict=True):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+    def find(e: str) -> str:
+        return roots.get(e, e)
+
     key_of = dict(zip(matches["entity"], matches["key"], strict=True))
     return pd.DataFrame(
         {

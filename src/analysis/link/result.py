@@ -456,32 +456,17 @@ class LinkResult:
 
 
 def _clusters(pairs: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame | None) -> pd.DataFrame:
-    """Connected components of the links over every record, numbered from 0 in the order of
-    each cluster's first record."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    """Connected components of the links over every record (:mod:`analysis.link.components`),
+    numbered from 0 in the order of each cluster's first record."""
+    from analysis.link.components import component_roots
 
-    if b is None:
-        ids = pd.DataFrame({"id": a["unique_id"].astype(str), "side": "records"})
-        left, right = pairs["id_l"], pairs["id_r"]
-        key_l = key_r = dict(zip(ids["id"], range(len(ids)), strict=True))
-    else:
-        ids = pd.concat(
-            [
-                pd.DataFrame({"id": a["unique_id"].astype(str), "side": "left"}),
-                pd.DataFrame({"id": b["unique_id"].astype(str), "side": "right"}),
-            ],
-            ignore_index=True,
-        )
-        key_l = dict(zip(a["unique_id"].astype(str), range(len(a)), strict=True))
-        key_r = dict(zip(b["unique_id"].astype(str), range(len(a), len(ids)), strict=True))
-        left, right = pairs["id_l"], pairs["id_r"]
-    i = left.map(key_l).to_numpy(int)
-    j = right.map(key_r).to_numpy(int)
-    n = len(ids)
-    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    # Renumber by first appearance, so the numbers do not depend on scipy's.
-    _, first = np.unique(labels, return_index=True)
-    order = np.argsort(np.argsort(first))
-    return ids.assign(cluster=order[labels])
+    sides = [("records", a)] if b is None else [("left", a), ("right", b)]
+    ids = pd.concat(
+        [pd.DataFrame({"id": t["unique_id"].astype(str), "side": side}) for side, t in sides],
+        ignore_index=True,
+    )
+    # A left and a right record may share an id: the side is part of the key.
+    ls, rs = ("records", "records") if b is None else ("left", "right")
+    roots = component_roots([(ls, x) for x in pairs["id_l"]], [(rs, x) for x in pairs["id_r"]])
+    keys = list(zip(ids["side"], ids["id"], strict=True))
+    return ids.assign(cluster=pd.factorize(pd.Series([roots.get(k, k) for k in keys]))[0])

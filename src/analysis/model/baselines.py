@@ -16,8 +16,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from analysis.model.estimator import Design, negative_share_for, sample_negatives
-from analysis.model.inputs import as_frame, binary_label, is_categorical
+from analysis.model.estimator import Design, resolve_share, row_hash, sample_negatives
+from analysis.model.inputs import as_frame, binary_label, categories_of
 
 
 class LogisticBaseline(ClassifierMixin, BaseEstimator):
@@ -45,21 +45,11 @@ class LogisticBaseline(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.classes_ = np.array([0, 1])
-        cats = {
-            c: sorted(pd.unique(X[c].dropna()).tolist(), key=str)
-            for c in X.columns
-            if is_categorical(X[c])
-        }
-        share = (
-            negative_share_for(float(y.mean()))
-            if self.negative_share == "auto"
-            else float(self.negative_share)
-        )
-        self.negative_share_ = share
-        rows, w = sample_negatives(X.assign(_y=y), y, share, 0)
-        self.design_ = Design().fit(X.iloc[rows], cats)
-        self.model_ = LogisticRegression(C=self.C, max_iter=5000)
-        self.model_.fit(self.design_.transform(X.iloc[rows]), y[rows], sample_weight=w)
+        self.negative_share_ = resolve_share(self.negative_share, float(y.mean()))
+        rows, w = sample_negatives(row_hash(X.assign(_y=y), 0), y, self.negative_share_)
+        self.design_ = Design()
+        Z = self.design_.fit_transform(X.iloc[rows], categories_of(X))
+        self.model_ = LogisticRegression(C=self.C, max_iter=5000).fit(Z, y[rows], sample_weight=w)
         return self
 
     def decision_function(self, X) -> np.ndarray:

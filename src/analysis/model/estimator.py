@@ -51,7 +51,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from analysis.model.inputs import as_frame, binary_label, is_categorical, ordered_periods
+from analysis.model.inputs import as_frame, binary_label, categories_of, ordered_periods
 
 #: Below this share of positives among the fitting rows, ``negative_share="auto"`` samples
 #: the negatives so that this share of the rows kept are positive.
@@ -92,46 +92,52 @@ def row_hash(rows: pd.DataFrame, seed: int) -> np.ndarray:
     return h / 2.0**64
 
 
-def sample_negatives(
-    rows: pd.DataFrame, y: np.ndarray, share: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def sample_negatives(h: np.ndarray, y: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
     """Positions of every positive row and of a ``share`` of the others, and their weights
     (1, and 1/share), keeping each class's total weight.
 
-    The rows are chosen, and ordered, by a hash of their values (``rows``: the features,
-    label and period; :func:`row_hash`), not by their position, even when all are kept: a
-    table sorted by a salted identifier differs from one data folder to the next, and
-    LightGBM's bagging draws rows by position. So the same records give the same model
-    wherever they are run.
+    The rows are chosen, and ordered, by their hash ``h`` (:func:`row_hash` of the
+    features, label and period), not by their position, even when all are kept: a table
+    sorted by a salted identifier differs from one data folder to the next, and LightGBM's
+    bagging draws rows by position. So the same records give the same model wherever they
+    are run.
 
-    >>> rows = pd.DataFrame({"x": range(1000)})
+    >>> h = row_hash(pd.DataFrame({"x": range(1000)}), 0)
     >>> y = np.r_[np.ones(10, int), np.zeros(990, int)]
-    >>> pos, w = sample_negatives(rows, y, 0.1, 0)
+    >>> pos, w = sample_negatives(h, y, 0.1)
     >>> int(y[pos].sum()), 60 < len(pos) < 150, float(w[y[pos] == 0][0])
     (10, True, 10.0)
     """
-    h = row_hash(rows, seed)
     keep = np.flatnonzero((y == 1) | (h < share))
     keep = keep[np.lexsort((y[keep], h[keep]))]
     return keep, np.where(y[keep] == 1, 1.0, 1.0 / min(share, 1.0))
 
 
-def stratified_holdout(rows: pd.DataFrame, y: np.ndarray, share: float, seed: int) -> np.ndarray:
-    """A mask of ``share`` of the rows of each class (at least one of each), chosen by the
-    hash of their values (:func:`row_hash`): the same rows whatever their order.
+def stratified_holdout(h: np.ndarray, y: np.ndarray, share: float) -> np.ndarray:
+    """A mask of ``share`` of the rows of each class (at least one of each), those of the
+    smallest hash ``h`` (:func:`row_hash`): the same rows whatever their order.
 
     >>> y = np.r_[np.ones(8, int), np.zeros(32, int)]
-    >>> m = stratified_holdout(pd.DataFrame({"x": range(40)}), y, 0.25, 0)
+    >>> m = stratified_holdout(row_hash(pd.DataFrame({"x": range(40)}), 0), y, 0.25)
     >>> int(m[y == 1].sum()), int(m[y == 0].sum())
     (2, 8)
     """
-    h = row_hash(rows, seed)
     held = np.zeros(len(y), bool)
     for cls in (0, 1):
         idx = np.flatnonzero(y == cls)
         take = min(len(idx) - 1, max(1, round(share * len(idx))))
         held[idx[np.argsort(h[idx], kind="stable")[:take]]] = True
     return held
+
+
+def resolve_share(negative_share: float | str, prevalence: float) -> float:
+    """The share of negatives to keep: :func:`negative_share_for` the prevalence when
+    ``"auto"``, else the share asked for.
+
+    >>> resolve_share("auto", 0.3), resolve_share(0.5, 0.3)
+    (1.0, 0.5)
+    """
+    return negative_share_for(prevalence) if negative_share == "auto" else float(negative_share)
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -201,6 +207,11 @@ class Design:
     """
 
     def fit(self, X: pd.DataFrame, categories: dict) -> Design:
+        self.fit_transform(X, categories)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, categories: dict) -> np.ndarray:
+        """Learn the columns from ``X`` and return its matrix (built once)."""
         self.columns_ = list(X.columns)
         self.categories_ = categories
         self.parts_: list[tuple] = []
@@ -227,7 +238,7 @@ class Design:
         self.mean_ = raw.mean(axis=0)
         sd = raw.std(axis=0)
         self.scale_ = np.where(sd > 0, sd, 1.0)
-        return self
+        return (raw - self.mean_) / self.scale_
 
     def _raw(self, X: pd.DataFrame) -> np.ndarray:
         out = np.empty((len(X), len(self.parts_)))
@@ -408,29 +419,32 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.classes_ = np.array([0, 1])
-        self.categories_ = {
-            c: sorted(pd.unique(X[c].dropna()).tolist(), key=str)
-            for c in X.columns
-            if is_categorical(X[c])
-        }
+        self.categories_ = categories_of(X)
         X = X.reset_index(drop=True)
-        held, per = self._held_out(X, y, period)
+        per = self._periods(y, period)
         key = X.assign(_y=y) if per is None else X.assign(_y=y, _p=per.to_numpy())
         self.fingerprint_ = fingerprint(key)
+        # One hash of every row serves the hold-out and each sample of negatives.
+        h = row_hash(key, self.random_state)
+        if per is None:
+            held = stratified_holdout(h, y, self.holdout)
+        else:
+            held = (per == self.calibrated_on_[0]).to_numpy()
         fit_rows = np.flatnonzero(~held)
-        booster, linear, design = self._fit_parts(X, y, fit_rows, key, choose_on=held)
+        booster, linear, design = self._fit_parts(X, y, fit_rows, h, choose_on=held)
         self._stack(X, y, held, booster, linear, design)
         if per is None:  # refit on every row with the size chosen
             rounds = max(1, round(self.n_rounds_ / (1 - self.holdout)))
-            booster, linear, design = self._fit_parts(X, y, np.arange(len(y)), key, rounds=rounds)
+            booster, linear, design = self._fit_parts(X, y, np.arange(len(y)), h, rounds=rounds)
         self.booster_, self.linear_, self.design_ = booster, linear, design
         return self
 
-    def _held_out(self, X: pd.DataFrame, y: np.ndarray, period):
-        """The rows held out (a boolean mask) and the periods (None without)."""
+    def _periods(self, y: np.ndarray, period) -> pd.Series | None:
+        """The periods as a series (None without), checked; sets ``trained_on_`` and
+        ``calibrated_on_`` (the last period, held out)."""
         if period is None:
             self.trained_on_ = self.calibrated_on_ = None
-            return stratified_holdout(X.assign(_y=y), y, self.holdout, self.random_state), None
+            return None
         name = getattr(period, "name", None) or "period"
         per = pd.Series(
             np.asarray(period) if not isinstance(period, pd.Series) else period.to_numpy()
@@ -446,31 +460,28 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 "every period but the last and calibrates on the last); pass period=None "
                 "to hold out random rows instead"
             )
-        held = (per == periods[-1]).to_numpy()
-        if not y[held].any():
+        if not y[(per == periods[-1]).to_numpy()].any():
             raise ValueError(
                 f"period {name!r}: the last period ({periods[-1]}) has no positive label to "
                 "calibrate on"
             )
         self.trained_on_, self.calibrated_on_ = periods[:-1], [periods[-1]]
-        return held, per
+        return per
 
-    def _fit_parts(self, X, y, rows, key, *, choose_on=None, rounds=None):
+    def _fit_parts(self, X, y, rows, h, *, choose_on=None, rounds=None):
         """The boosting and the logistic part fit on ``rows`` (negatives sampled as the
-        parameters say). With ``choose_on`` (held-out rows), each size is grown with early
-        stopping and the best is kept; with ``rounds``, the chosen size is refit."""
+        parameters say, by the rows' hashes ``h``). With ``choose_on`` (held-out rows), each
+        size is grown with early stopping and the best is kept; with ``rounds``, the chosen
+        size is refit."""
         import lightgbm as lgb
 
         if choose_on is not None:
             self.prevalence_ = float(y[rows].mean())
-            self.negative_share_ = (
-                negative_share_for(self.prevalence_)
-                if self.negative_share == "auto"
-                else float(self.negative_share)
-            )
-        pos, w = sample_negatives(key.iloc[rows], y[rows], self.negative_share_, self.random_state)
+            self.negative_share_ = resolve_share(self.negative_share, self.prevalence_)
+        pos, w = sample_negatives(h[rows], y[rows], self.negative_share_)
         rows = rows[pos]
-        data = self._input(X.iloc[rows])
+        fit_on = X.iloc[rows]
+        data = self._input(fit_on)
         train = lgb.Dataset(data, y[rows], weight=w, free_raw_data=False)
         if choose_on is not None:
             valid = lgb.Dataset(self._input(X[choose_on]), y[choose_on], reference=train)
@@ -503,9 +514,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         if self.linear:
             from sklearn.linear_model import LogisticRegression
 
-            design = Design().fit(X.iloc[rows], self.categories_)
+            design = Design()
             linear = LogisticRegression(C=self.C, max_iter=5000)
-            linear.fit(design.transform(X.iloc[rows]), y[rows], sample_weight=w)
+            linear.fit(design.fit_transform(fit_on, self.categories_), y[rows], sample_weight=w)
         return booster, linear, design
 
     def _margins(self, X: pd.DataFrame, booster, linear, design) -> np.ndarray:

@@ -127,3 +127,17 @@ def columns_present(frame: pd.DataFrame, columns, what: str = "column") -> None:
 def is_categorical(s: pd.Series) -> bool:
     """A column the model treats as categories: text, category or object dtype."""
     return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
+
+
+def categories_of(X: pd.DataFrame) -> dict[str, list]:
+    """The categories seen in each text or category column of ``X`` (sorted as text): what
+    a model treats as categories.
+
+    >>> categories_of(pd.DataFrame({"g": ["b", "a", None], "x": [1.0, 2.0, 3.0]}))
+    {'g': ['a', 'b']}
+    """
+    return {
+        c: sorted(pd.unique(X[c].dropna()).tolist(), key=str)
+        for c in X.columns
+        if is_categorical(X[c])
+    }
