@@ -83,6 +83,7 @@ from analysis.link.defaults import (
     default_training,
     present,
 )
+from analysis.link.linker import _db_api, em_sessions, quiet_splink, rule_sql
 from analysis.link.records import PREPARED, ROLES, prepare_records
 
 __all__ = ["PREPARED", "ROLES", "count_pairs", "link_frames", "prepare_records", "u_pairs"]
@@ -111,12 +112,6 @@ def count_pairs(con, tables: list[str], cols: tuple[str, ...]) -> int:
             f"JOIN ({sizes[1]}) b USING ({keys})"
         )
     return int(con.execute(sql).fetchall()[0][0])
-
-
-def _rule_sql(rule) -> str:
-    if isinstance(rule, str):
-        return rule
-    return rule.get_blocking_rule("duckdb").blocking_rule_sql
 
 
 def _load_model(model) -> dict:
@@ -197,8 +192,6 @@ def link_frames(
     >>> len(r.pairs), bool((r.pairs["id_l"] == r.pairs["id_r"]).all())
     (200, True)
     """
-    from analysis.link.linker import quiet_splink
-
     if roles is None:
         raise ValueError("roles: say which column is the name, the birth date ... (see ROLES)")
     with quiet_splink():
@@ -214,7 +207,6 @@ def _link(left, right, roles, right_roles, keep, model, comparisons, blocking_ru
           max_pairs_per_rule, em_max_pairs, seed, engine):  # fmt: skip
     from splink import Linker, SettingsCreator
 
-    from analysis.link.linker import _db_api
     from analysis.link.result import LinkResult
 
     t0 = time.perf_counter()
@@ -231,10 +223,7 @@ def _link(left, right, roles, right_roles, keep, model, comparisons, blocking_ru
     have = present(roles) if dedupe else present(roles, right_roles)
     notes: list[str] = []
     con = db._con
-    con.register("_prep_l", a)
-    if not dedupe:
-        con.register("_prep_r", b)
-    tables = ["_prep_l"] if dedupe else ["_prep_l", "_prep_r"]
+    tables = ["l_records"] if dedupe else ["l_records", "r_records"]  # registered above
     counts: dict[tuple, int] = {}
 
     def pairs_of(cols: tuple[str, ...]) -> int:
@@ -247,7 +236,7 @@ def _link(left, right, roles, right_roles, keep, model, comparisons, blocking_ru
         settings["link_type"] = link_type
         if blocking_rules is not None:
             settings["blocking_rules_to_generate_predictions"] = [
-                {"blocking_rule": _rule_sql(r)} for r in blocking_rules
+                {"blocking_rule": rule_sql(r)} for r in blocking_rules
             ]
         linker = Linker(sdfs if not dedupe else sdfs[0], settings)
         trained = False
@@ -317,12 +306,6 @@ def _train(linker, prior_rules, recall, blocks, seed, notes, n) -> None:
     linker.training.estimate_u_using_random_sampling(
         max_pairs=pairs, seed=seed, num_chunks=1 if pairs <= 1e6 else 10
     )
-    settings_obj = linker._settings_obj  # Splink has no public handle to restore it
-    for block in blocks:
-        saved = settings_obj.core_model_settings.copy()
-        try:
-            linker.training.estimate_parameters_using_expectation_maximisation(block)
-        except ValueError as exc:
-            settings_obj.core_model_settings = saved
-            notes.append(f"EM on {_rule_sql(block)!r} skipped: {exc}")
-            log.warning("EM on %s skipped: %s", _rule_sql(block), exc)
+    for note in em_sessions(linker, blocks):
+        notes.append(note)
+        log.warning(note)

@@ -159,22 +159,47 @@ def train(linker, seed: int = 2020) -> None:
         [block_on("birth_date", "name_py")], recall=0.95
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    skipped = em_sessions(
+        linker, [block_on("birth_date", "surname_py"), block_on("name_py", "county")]
+    )
+    for note in skipped:
+        logging.getLogger(__name__).warning(note)
+
+
+def rule_sql(rule) -> str:
+    """A blocking rule's SQL: a string as it is, a Splink rule creator in DuckDB's dialect.
+
+    >>> from splink import block_on
+    >>> rule_sql(block_on("dob")), rule_sql("l.x = r.x")
+    ('l."dob" = r."dob"', 'l.x = r.x')
+    """
+    if isinstance(rule, str):
+        return rule
+    return rule.get_blocking_rule("duckdb").blocking_rule_sql
+
+
+def em_sessions(linker, blocks) -> list[str]:
+    """Expectation maximisation on each block in turn; returns what was skipped.
+
+    EM can drive a level's m to underflow when the level never occurs among the block's
+    matches; the other blocks' estimates (or Splink's defaults) then stand for it. A failed
+    session leaves the comparisons it set aside (those of the blocking columns) out of the
+    model: they are put back as they were before it. Raises if a comparison is lost anyway.
+    """
     settings_obj = linker._settings_obj  # Splink has no public handle to restore it
     expected = [c.output_column_name for c in settings_obj.core_model_settings.comparisons]
-    for block in (block_on("birth_date", "surname_py"), block_on("name_py", "county")):
+    skipped = []
+    for block in blocks:
         saved = settings_obj.core_model_settings.copy()
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(block)
         except ValueError as exc:
-            # EM can drive a level's m to underflow when the level never occurs among
-            # matches; the other block's estimates (or the defaults) stand for it. A failed
-            # session leaves the comparisons it set aside (those of the blocking columns:
-            # the name, the county) out of the model: put them back.
             settings_obj.core_model_settings = saved
-            logging.getLogger(__name__).warning("EM on %s skipped: %s", block, exc)
+            skipped.append(f"EM on {rule_sql(block)!r} skipped: {exc}")
     have = [c.output_column_name for c in settings_obj.core_model_settings.comparisons]
     if have != expected:
         raise RuntimeError(f"training lost comparisons: {sorted(set(expected) - set(have))}")
+    return skipped
 
 
 def _db_api(engine: EngineConfig | None = None):
